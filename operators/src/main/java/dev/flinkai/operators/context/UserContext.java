@@ -1,0 +1,242 @@
+package dev.flinkai.operators.context;
+
+import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.UserEvent;
+
+import java.util.Arrays;
+
+/**
+ * What the job remembers about one user: the last {@link #RECENT_CAPACITY} events and running aggregates over all of
+ * them. Kept small on purpose (about 100 bytes serialized, see {@link UserContextSerializer}) so that millions of users
+ * fit in one TaskManager's RocksDB.
+ *
+ * <p>The window size is part of the model's contract: the features are computed over it, so changing it means
+ * retraining.
+ */
+public final class UserContext {
+
+    public static final int RECENT_CAPACITY = 16;
+    static final int EVENT_TYPES = EventType.values().length;
+
+    // Recent events, a ring buffer. Each entry packs type, task outcome and rating into one byte (see pack()).
+    final byte[] recentPacked = new byte[RECENT_CAPACITY];
+    final int[] recentLatencyMillis = new int[RECENT_CAPACITY];
+    int recentSize;
+    int recentNext; // index the next event is written to
+
+    long totalEvents;
+    final long[] countByType = new long[EVENT_TYPES];
+    long latencySumMillis;
+    long tokensSum;
+    int taskSuccesses;
+    int taskFailures;
+    int ratingSum;
+    int ratingCount;
+    long firstEventMillis;
+    long lastEventMillis;
+    long previousEventMillis;
+    int sessionHash;
+    int sessionEvents;
+    int featuresUsedMask;
+
+    /** Folds one event into the context. Events are taken in arrival order; a late event does not move time back. */
+    public void add(UserEvent event) {
+        int type = event.getEventType().ordinal();
+        long time = event.getEventTimeMillis();
+        if (totalEvents == 0) {
+            firstEventMillis = time;
+            previousEventMillis = time;
+        } else {
+            previousEventMillis = lastEventMillis;
+        }
+        lastEventMillis = Math.max(lastEventMillis, time);
+
+        int outcome = event.getSuccess() == null ? OUTCOME_NONE : (event.getSuccess() ? OUTCOME_SUCCESS : OUTCOME_FAILURE);
+        int rating = event.getRating() == null ? 0 : event.getRating();
+        recentPacked[recentNext] = pack(type, outcome, rating);
+        recentLatencyMillis[recentNext] = event.getLatencyMillis();
+        recentNext = (recentNext + 1) % RECENT_CAPACITY;
+        recentSize = Math.min(recentSize + 1, RECENT_CAPACITY);
+
+        totalEvents++;
+        countByType[type]++;
+        latencySumMillis += event.getLatencyMillis();
+        tokensSum += (long) event.getInputTokens() + event.getOutputTokens();
+        if (outcome == OUTCOME_SUCCESS) {
+            taskSuccesses++;
+        } else if (outcome == OUTCOME_FAILURE) {
+            taskFailures++;
+        }
+        if (rating > 0) {
+            ratingSum += rating;
+            ratingCount++;
+        }
+        int session = event.getSessionId().hashCode();
+        if (session != sessionHash || totalEvents == 1) {
+            sessionHash = session;
+            sessionEvents = 0;
+        }
+        sessionEvents++;
+        if (event.getFeature() != null) {
+            featuresUsedMask |= 1 << Math.floorMod(event.getFeature().hashCode(), 31);
+        }
+    }
+
+    // ---- read access for feature extraction and tests ----
+
+    public int recentSize() {
+        return recentSize;
+    }
+
+    /** Type ordinal of the i-th most recent event (0 = the latest). */
+    public int recentType(int age) {
+        return unpackType(recentPacked[slot(age)]);
+    }
+
+    public int recentLatencyMillis(int age) {
+        return recentLatencyMillis[slot(age)];
+    }
+
+    public int recentOutcome(int age) {
+        return (recentPacked[slot(age)] >> 2) & 0b11;
+    }
+
+    public int recentRating(int age) {
+        return (recentPacked[slot(age)] >> 4) & 0b111;
+    }
+
+    public long totalEvents() {
+        return totalEvents;
+    }
+
+    public long countOfType(int type) {
+        return countByType[type];
+    }
+
+    public long latencySumMillis() {
+        return latencySumMillis;
+    }
+
+    public long tokensSum() {
+        return tokensSum;
+    }
+
+    public int taskSuccesses() {
+        return taskSuccesses;
+    }
+
+    public int taskFailures() {
+        return taskFailures;
+    }
+
+    public int ratingSum() {
+        return ratingSum;
+    }
+
+    public int ratingCount() {
+        return ratingCount;
+    }
+
+    public long firstEventMillis() {
+        return firstEventMillis;
+    }
+
+    public long lastEventMillis() {
+        return lastEventMillis;
+    }
+
+    public long previousEventMillis() {
+        return previousEventMillis;
+    }
+
+    public int sessionEvents() {
+        return sessionEvents;
+    }
+
+    public int featuresUsed() {
+        return Integer.bitCount(featuresUsedMask);
+    }
+
+    public UserContext copy() {
+        UserContext c = new UserContext();
+        System.arraycopy(recentPacked, 0, c.recentPacked, 0, RECENT_CAPACITY);
+        System.arraycopy(recentLatencyMillis, 0, c.recentLatencyMillis, 0, RECENT_CAPACITY);
+        c.recentSize = recentSize;
+        c.recentNext = recentNext;
+        c.totalEvents = totalEvents;
+        System.arraycopy(countByType, 0, c.countByType, 0, EVENT_TYPES);
+        c.latencySumMillis = latencySumMillis;
+        c.tokensSum = tokensSum;
+        c.taskSuccesses = taskSuccesses;
+        c.taskFailures = taskFailures;
+        c.ratingSum = ratingSum;
+        c.ratingCount = ratingCount;
+        c.firstEventMillis = firstEventMillis;
+        c.lastEventMillis = lastEventMillis;
+        c.previousEventMillis = previousEventMillis;
+        c.sessionHash = sessionHash;
+        c.sessionEvents = sessionEvents;
+        c.featuresUsedMask = featuresUsedMask;
+        return c;
+    }
+
+    public static final int OUTCOME_NONE = 0;
+    public static final int OUTCOME_SUCCESS = 1;
+    public static final int OUTCOME_FAILURE = 2;
+
+    private int slot(int age) {
+        if (age < 0 || age >= recentSize) {
+            throw new IndexOutOfBoundsException("age " + age + " of " + recentSize + " recent events");
+        }
+        return Math.floorMod(recentNext - 1 - age, RECENT_CAPACITY);
+    }
+
+    private static byte pack(int type, int outcome, int rating) {
+        return (byte) (type | outcome << 2 | Math.min(rating, 7) << 4);
+    }
+
+    private static int unpackType(byte packed) {
+        return packed & 0b11;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof UserContext)) {
+            return false;
+        }
+        UserContext c = (UserContext) o;
+        if (recentSize != c.recentSize) {
+            return false;
+        }
+        for (int age = 0; age < recentSize; age++) {
+            if (recentPacked[slot(age)] != c.recentPacked[c.slot(age)]
+                    || recentLatencyMillis[slot(age)] != c.recentLatencyMillis[c.slot(age)]) {
+                return false;
+            }
+        }
+        return totalEvents == c.totalEvents
+                && Arrays.equals(countByType, c.countByType)
+                && latencySumMillis == c.latencySumMillis
+                && tokensSum == c.tokensSum
+                && taskSuccesses == c.taskSuccesses
+                && taskFailures == c.taskFailures
+                && ratingSum == c.ratingSum
+                && ratingCount == c.ratingCount
+                && firstEventMillis == c.firstEventMillis
+                && lastEventMillis == c.lastEventMillis
+                && previousEventMillis == c.previousEventMillis
+                && sessionHash == c.sessionHash
+                && sessionEvents == c.sessionEvents
+                && featuresUsedMask == c.featuresUsedMask;
+    }
+
+    @Override
+    public int hashCode() {
+        return Long.hashCode(totalEvents) * 31 + Long.hashCode(lastEventMillis);
+    }
+
+    @Override
+    public String toString() {
+        return "UserContext{events=" + totalEvents + ", recent=" + recentSize + ", byType=" + Arrays.toString(countByType) + "}";
+    }
+}

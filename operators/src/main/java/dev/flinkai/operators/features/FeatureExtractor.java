@@ -1,0 +1,88 @@
+package dev.flinkai.operators.features;
+
+import dev.flinkai.operators.context.UserContext;
+import dev.flinkai.schemas.UserEvent;
+
+/**
+ * The one definition of the model's input: (user context including the current event, current event) -> float[].
+ *
+ * <p>Serving (the Flink job) and training (the dataset the notebook learns from, written by
+ * {@code TrainingDataExport}) both call this class, so what the model sees in production is by construction what it
+ * was trained on. Features are plain, bounded numbers; the model normalises them itself.
+ */
+public final class FeatureExtractor {
+
+    public static final int EVENT_TYPES = 4;
+    public static final int FEATURE_COUNT = 32;
+
+    // Layout, for readers of the notebook: index -> meaning.
+    static final int CURRENT_TYPE = 0; // 4 one-hot slots
+    static final int PREVIOUS_TYPE = 4; // 4 one-hot slots, all 0 on a user's first event
+    static final int RECENT_TYPE_SHARE = 8; // 4 slots: share of each type in the recent window
+    static final int LIFETIME_TYPE_SHARE = 12; // 4 slots: share of each type over all events
+    static final int LOG_TOTAL_EVENTS = 16;
+    static final int LATENCY_SECONDS = 17;
+    static final int RECENT_MEAN_LATENCY_SECONDS = 18;
+    static final int LIFETIME_MEAN_LATENCY_SECONDS = 19;
+    static final int TASK_SUCCESS_RATE = 20; // smoothed towards 1/2
+    static final int LOG_TASKS = 21;
+    static final int MEAN_RATING = 22; // 0..1, smoothed towards 3/5
+    static final int LOG_RATINGS = 23;
+    static final int CURRENT_OUTCOME = 24; // +1 success, -1 failure, 0 none
+    static final int CURRENT_RATING = 25; // 0..1, 0 when absent
+    static final int LOG_TOKENS = 26;
+    static final int LOG_MEAN_TOKENS = 27;
+    static final int LOG_SECONDS_SINCE_PREVIOUS = 28;
+    static final int LOG_SESSION_EVENTS = 29;
+    static final int PRIORITY = 30;
+    static final int FEATURES_USED_SHARE = 31;
+
+    private FeatureExtractor() {}
+
+    /** Fills {@code out} (length {@link #FEATURE_COUNT}); {@code context} must already contain {@code event}. */
+    public static void extract(UserContext context, UserEvent event, float[] out) {
+        java.util.Arrays.fill(out, 0f);
+        out[CURRENT_TYPE + event.getEventType().ordinal()] = 1f;
+        if (context.recentSize() > 1) {
+            out[PREVIOUS_TYPE + context.recentType(1)] = 1f;
+        }
+        int recent = context.recentSize();
+        long recentLatency = 0;
+        for (int age = 0; age < recent; age++) {
+            out[RECENT_TYPE_SHARE + context.recentType(age)] += 1f / recent;
+            recentLatency += context.recentLatencyMillis(age);
+        }
+        long total = Math.max(1, context.totalEvents());
+        for (int t = 0; t < EVENT_TYPES; t++) {
+            out[LIFETIME_TYPE_SHARE + t] = (float) context.countOfType(t) / total;
+        }
+        out[LOG_TOTAL_EVENTS] = log1p(context.totalEvents());
+        out[LATENCY_SECONDS] = event.getLatencyMillis() / 1000f;
+        out[RECENT_MEAN_LATENCY_SECONDS] = recent == 0 ? 0f : recentLatency / 1000f / recent;
+        out[LIFETIME_MEAN_LATENCY_SECONDS] = context.latencySumMillis() / 1000f / total;
+        int tasks = context.taskSuccesses() + context.taskFailures();
+        out[TASK_SUCCESS_RATE] = (context.taskSuccesses() + 1f) / (tasks + 2f);
+        out[LOG_TASKS] = log1p(tasks);
+        out[MEAN_RATING] = (context.ratingSum() + 3f) / (5f * (context.ratingCount() + 1f));
+        out[LOG_RATINGS] = log1p(context.ratingCount());
+        out[CURRENT_OUTCOME] = event.getSuccess() == null ? 0f : (event.getSuccess() ? 1f : -1f);
+        out[CURRENT_RATING] = event.getRating() == null ? 0f : event.getRating() / 5f;
+        out[LOG_TOKENS] = log1p((long) event.getInputTokens() + event.getOutputTokens());
+        out[LOG_MEAN_TOKENS] = log1p(context.tokensSum() / total);
+        long gapMillis = Math.max(0, context.lastEventMillis() - context.previousEventMillis());
+        out[LOG_SECONDS_SINCE_PREVIOUS] = log1p(gapMillis / 1000);
+        out[LOG_SESSION_EVENTS] = log1p(context.sessionEvents());
+        out[PRIORITY] = Math.min(event.getPriority(), 3) / 3f;
+        out[FEATURES_USED_SHARE] = context.featuresUsed() / 8f;
+    }
+
+    public static float[] extract(UserContext context, UserEvent event) {
+        float[] out = new float[FEATURE_COUNT];
+        extract(context, event, out);
+        return out;
+    }
+
+    private static float log1p(long value) {
+        return (float) Math.log1p(Math.max(0, value));
+    }
+}

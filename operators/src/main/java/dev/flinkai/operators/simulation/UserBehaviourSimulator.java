@@ -1,0 +1,180 @@
+package dev.flinkai.operators.simulation;
+
+import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.UserEvent;
+
+import java.util.SplittableRandom;
+
+/**
+ * Simulates the users of an AI assistant. Each user has a hidden {@link Persona} that decides what they tend to do
+ * next, how slow their answers are, how often their tasks fail and how they rate. User popularity is Zipf-skewed, as
+ * in real traffic: a few users produce most events.
+ *
+ * <p>The persona is never written into the event; a model has to infer it from the user's context, which is what
+ * makes the generated stream worth learning from. A simulator owns one partition of the users (user index modulo
+ * partitions), so parallel generator instances never interleave one user's event sequence.
+ *
+ * <p>Deterministic for a given seed and call sequence. Not thread-safe.
+ */
+public final class UserBehaviourSimulator {
+
+    public enum Persona { EXPLORER, POWER_USER, STRUGGLER, CASUAL }
+
+    private static final EventType[] TYPES = EventType.values();
+
+    /** TRANSITIONS[persona][previous type][next type], types in {@link EventType} order. */
+    private static final double[][][] TRANSITIONS = {
+        { // EXPLORER: asks a lot, wanders between features
+            {0.60, 0.20, 0.10, 0.10}, {0.60, 0.10, 0.10, 0.20}, {0.70, 0.10, 0.10, 0.10}, {0.60, 0.10, 0.20, 0.10}},
+        { // POWER_USER: acts, completes tasks, rarely rates
+            {0.10, 0.70, 0.05, 0.15}, {0.05, 0.30, 0.05, 0.60}, {0.20, 0.60, 0.10, 0.10}, {0.15, 0.70, 0.10, 0.05}},
+        { // STRUGGLER: tries tasks straight away, then complains
+            {0.20, 0.10, 0.10, 0.60}, {0.30, 0.10, 0.10, 0.50}, {0.60, 0.10, 0.20, 0.10}, {0.10, 0.10, 0.70, 0.10}},
+        { // CASUAL: asks and rates
+            {0.20, 0.10, 0.60, 0.10}, {0.20, 0.10, 0.60, 0.10}, {0.70, 0.10, 0.10, 0.10}, {0.20, 0.10, 0.60, 0.10}},
+    };
+    private static final double[] MEDIAN_LATENCY_MILLIS = {900, 400, 2500, 1200};
+    private static final double[] TASK_SUCCESS = {0.70, 0.92, 0.30, 0.60};
+    private static final double[] MEAN_RATING = {3.6, 4.4, 2.0, 3.9};
+    private static final double[] NEW_SESSION = {0.08, 0.03, 0.12, 0.20};
+    private static final String[][] FEATURES = {
+        {"chat", "search", "code", "summarize", "translate", "image", "agent"},
+        {"code", "agent", "search"},
+        {"chat", "search"},
+        {"chat", "summarize"},
+    };
+
+    private final SplittableRandom random;
+    private final int partition;
+    private final int partitions;
+    private final double[] popularityCdf;
+    // Per simulated user (local index): what they did last, which session they are in.
+    private final byte[] lastType;
+    private final byte[] lastOutcome; // 0 none, 1 success, 2 failure
+    private final int[] sessionNumber;
+
+    /**
+     * @param users total users across all partitions
+     * @param zipfExponent popularity skew; 0 = uniform, ~1 = web-like
+     */
+    public UserBehaviourSimulator(long seed, int users, double zipfExponent, int partition, int partitions) {
+        if (users < partitions) {
+            throw new IllegalArgumentException("users (" + users + ") must be at least the partitions (" + partitions + ")");
+        }
+        this.random = new SplittableRandom(seed * 1_000_003L + partition);
+        this.partition = partition;
+        this.partitions = partitions;
+        int local = (users - partition + partitions - 1) / partitions;
+        this.popularityCdf = zipfCdf(local, zipfExponent);
+        this.lastType = new byte[local];
+        java.util.Arrays.fill(lastType, (byte) -1);
+        this.lastOutcome = new byte[local];
+        this.sessionNumber = new int[local];
+    }
+
+    public static String userId(long globalIndex) {
+        return "user-" + globalIndex;
+    }
+
+    /** The hidden behaviour type of a user: a fixed function of the id, so every generator agrees on it. */
+    public static Persona personaOf(String userId) {
+        int h = userId.hashCode() * 0x9E3779B1;
+        return Persona.values()[Math.floorMod(h ^ (h >>> 16), Persona.values().length)];
+    }
+
+    /** The next event of a popularity-weighted random user of this partition. */
+    public UserEvent next(String eventId, long eventTimeMillis) {
+        int local = pickUser();
+        String userId = userId((long) local * partitions + partition);
+        int persona = personaOf(userId).ordinal();
+
+        int previous = lastType[local];
+        int type = previous < 0 ? EventType.QUERY.ordinal() : sample(TRANSITIONS[persona][previous]);
+        if (previous < 0 || random.nextDouble() < NEW_SESSION[persona]) {
+            sessionNumber[local]++;
+        }
+
+        UserEvent.Builder event = UserEvent.newBuilder()
+                .setEventId(eventId)
+                .setUserId(userId)
+                .setSessionId(userId + "-s" + sessionNumber[local])
+                .setEventType(TYPES[type])
+                .setEventTimeMillis(eventTimeMillis)
+                .setPriority(persona == Persona.POWER_USER.ordinal() ? 1 + (random.nextDouble() < 0.2 ? 1 : 0) : 0)
+                .setFeature(FEATURES[persona][random.nextInt(FEATURES[persona].length)])
+                .setLatencyMillis((int) Math.round(MEDIAN_LATENCY_MILLIS[persona] * Math.exp(0.5 * gaussian())));
+        int outcome = 0;
+        switch (TYPES[type]) {
+            case QUERY:
+                event.setInputTokens(20 + random.nextInt(200)).setOutputTokens(100 + random.nextInt(600));
+                break;
+            case ACTION:
+                event.setInputTokens(50 + random.nextInt(400)).setOutputTokens(200 + random.nextInt(1200));
+                break;
+            case TASK_OUTCOME:
+                boolean success = random.nextDouble() < TASK_SUCCESS[persona];
+                event.setSuccess(success);
+                outcome = success ? 1 : 2;
+                break;
+            case FEEDBACK:
+                // A failed task drags the next rating down.
+                double mean = MEAN_RATING[persona] - (lastOutcome[local] == 2 ? 1.0 : 0.0);
+                event.setRating((int) Math.max(1, Math.min(5, Math.round(mean + 0.8 * gaussian()))));
+                break;
+            default:
+                throw new IllegalStateException("unknown event type " + type);
+        }
+        lastType[local] = (byte) type;
+        if (outcome != 0) {
+            lastOutcome[local] = (byte) outcome;
+        }
+        return event.build();
+    }
+
+    private int pickUser() {
+        double u = random.nextDouble();
+        int lo = 0;
+        int hi = popularityCdf.length - 1;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (popularityCdf[mid] < u) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    private int sample(double[] probabilities) {
+        double u = random.nextDouble();
+        for (int i = 0; i < probabilities.length - 1; i++) {
+            u -= probabilities[i];
+            if (u < 0) {
+                return i;
+            }
+        }
+        return probabilities.length - 1;
+    }
+
+    private double gaussian() {
+        // Box-Muller; SplittableRandom has no nextGaussian on Java 17.
+        double u1 = 1.0 - random.nextDouble();
+        double u2 = random.nextDouble();
+        return Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    private static double[] zipfCdf(int n, double exponent) {
+        double[] cdf = new double[n];
+        double sum = 0;
+        for (int k = 0; k < n; k++) {
+            sum += 1.0 / Math.pow(k + 1, exponent);
+            cdf[k] = sum;
+        }
+        for (int k = 0; k < n; k++) {
+            cdf[k] /= sum;
+        }
+        cdf[n - 1] = 1.0;
+        return cdf;
+    }
+}
