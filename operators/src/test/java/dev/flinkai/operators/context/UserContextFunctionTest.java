@@ -96,7 +96,6 @@ class UserContextFunctionTest {
             assertThat(harness.numKeyedStateEntries()).isEqualTo(1);
             // The returning user starts from an empty context: their first event again.
             assertThat(stateOf(harness, late.getUserId()).totalEvents()).isEqualTo(5);
-
         }
     }
 

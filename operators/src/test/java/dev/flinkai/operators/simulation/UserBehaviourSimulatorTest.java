@@ -1,0 +1,64 @@
+package dev.flinkai.operators.simulation;
+
+import dev.flinkai.operators.ingest.UserEventValidator;
+import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.UserEvent;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class UserBehaviourSimulatorTest {
+
+    private static List<UserEvent> run(long seed, int users, int partition, int partitions, int count) {
+        UserBehaviourSimulator simulator = new UserBehaviourSimulator(seed, users, 0.8, partition, partitions);
+        return IntStream.range(0, count).mapToObj(i -> simulator.next("ev-" + i, 1_700_000_000_000L + i)).toList();
+    }
+
+    @Test
+    void sameSeedSameEventsAndEveryEventIsValid() {
+        assertThat(run(1, 100, 0, 1, 500)).isEqualTo(run(1, 100, 0, 1, 500));
+        assertThat(run(1, 100, 0, 1, 500)).allSatisfy(e -> assertThat(UserEventValidator.problem(e)).isNull());
+    }
+
+    @Test
+    void parallelGeneratorsOwnDisjointUsers() {
+        Set<String> first = new HashSet<>();
+        run(1, 1_000, 0, 3, 5_000).forEach(e -> first.add(e.getUserId()));
+        Set<String> second = new HashSet<>();
+        run(1, 1_000, 1, 3, 5_000).forEach(e -> second.add(e.getUserId()));
+        assertThat(first).isNotEmpty().doesNotContainAnyElementsOf(second);
+    }
+
+    @Test
+    void popularityIsSkewedAndPersonasBehaveDifferently() {
+        List<UserEvent> events = run(2, 10_000, 0, 1, 200_000);
+        Map<String, Integer> perUser = new HashMap<>();
+        events.forEach(e -> perUser.merge(e.getUserId(), 1, Integer::sum));
+        int top = perUser.values().stream().max(Integer::compare).orElseThrow();
+        assertThat(top).as("busiest user vs. the uniform share").isGreaterThan(20 * events.size() / 10_000);
+
+        // The hidden persona shows in behaviour: strugglers fail far more tasks than power users.
+        Map<UserBehaviourSimulator.Persona, int[]> outcomes = new HashMap<>();
+        for (UserEvent e : events) {
+            if (e.getEventType() == EventType.TASK_OUTCOME) {
+                int[] counts = outcomes.computeIfAbsent(UserBehaviourSimulator.personaOf(e.getUserId()), p -> new int[2]);
+                counts[e.getSuccess() ? 0 : 1]++;
+            }
+        }
+        double strugglerFailures = failureRate(outcomes.get(UserBehaviourSimulator.Persona.STRUGGLER));
+        double powerFailures = failureRate(outcomes.get(UserBehaviourSimulator.Persona.POWER_USER));
+        assertThat(strugglerFailures).isGreaterThan(powerFailures + 0.4);
+    }
+
+    private static double failureRate(int[] counts) {
+        return (double) counts[1] / (counts[0] + counts[1]);
+    }
+}
