@@ -1,0 +1,128 @@
+package dev.flinkai.jobs;
+
+import dev.flinkai.jobs.kafka.KafkaIo;
+import dev.flinkai.operators.context.UserContextFunction;
+import dev.flinkai.operators.inference.BatchingInferenceFunction;
+import dev.flinkai.operators.inference.InferenceSettings;
+import dev.flinkai.operators.inference.ScoringRequest;
+import dev.flinkai.operators.ingest.DeadLetterRouter;
+import dev.flinkai.operators.ingest.ReceivedRecord;
+import dev.flinkai.schemas.DeadLetter;
+import dev.flinkai.schemas.Prediction;
+
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.ParameterTool;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The main job: user events from Kafka -> per-user context in RocksDB -> features -> async micro-batched model
+ * inference -> predictions to Kafka. Records that cannot be decoded or are invalid go to the dead-letter topic.
+ *
+ * <pre>
+ * flink run -c dev.flinkai.jobs.ContextInferenceJob flink-ai-jobs.jar \
+ *     --kafka.bootstrap-servers 127.0.0.1:9092 --model.uri s3://models/next-event/next_event_mlp.pt \
+ *     --s3.endpoint http://127.0.0.1:9000 [--delivery exactly-once|at-least-once] ...
+ * </pre>
+ * See {@link ContextInferenceSettings} for every setting and its default.
+ */
+public final class ContextInferenceJob {
+
+    private ContextInferenceJob() {}
+
+    public static void main(String[] args) throws Exception {
+        ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(args);
+        StreamExecutionEnvironment env = createEnvironment(settings);
+        buildPipeline(kafkaInput(env, settings), predictionSink(settings), deadLetterSink(settings), settings);
+        env.execute("context-inference");
+    }
+
+    /** Checkpointing, RocksDB with incremental checkpoints, and the settings shown in the web UI. */
+    public static StreamExecutionEnvironment createEnvironment(ContextInferenceSettings settings) {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        configure(env, settings);
+        return env;
+    }
+
+    public static void configure(StreamExecutionEnvironment env, ContextInferenceSettings settings) {
+        Configuration conf = new Configuration();
+        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        conf.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        if (settings.checkpointDir != null) {
+            conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, settings.checkpointDir);
+        }
+        env.configure(conf);
+        env.enableCheckpointing(settings.checkpointInterval.toMillis(),
+                settings.exactlyOnce() ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
+        env.getCheckpointConfig().setMinPauseBetweenCheckpoints(Math.min(1000, settings.checkpointInterval.toMillis() / 2));
+        env.setBufferTimeout(settings.bufferTimeout.toMillis());
+        env.getConfig().setGlobalJobParameters(withSecretsMasked(settings.params));
+    }
+
+    /** The Kafka source with event-time watermarks; idle partitions do not hold watermarks back. */
+    public static DataStream<ReceivedRecord> kafkaInput(StreamExecutionEnvironment env, ContextInferenceSettings settings) {
+        WatermarkStrategy<ReceivedRecord> watermarks = WatermarkStrategy
+                .<ReceivedRecord>forBoundedOutOfOrderness(Duration.ofSeconds(5))
+                .withTimestampAssigner((record, kafkaTimestamp) ->
+                        record.isValid() ? record.event.getEventTimeMillis() : kafkaTimestamp)
+                .withIdleness(Duration.ofSeconds(30));
+        return PipelineOperator.EVENTS_SOURCE.on(env.fromSource(
+                KafkaIo.userEventSource(settings.bootstrapServers, settings.eventsTopic, settings.groupId),
+                watermarks, PipelineOperator.EVENTS_SOURCE.displayName));
+    }
+
+    public static Sink<Prediction> predictionSink(ContextInferenceSettings settings) {
+        return KafkaIo.avroSink(settings.bootstrapServers, settings.predictionsTopic, Prediction.class,
+                p -> p.getUserId().getBytes(StandardCharsets.UTF_8), settings.delivery,
+                settings.groupId + "-predictions", settings.transactionTimeout);
+    }
+
+    public static Sink<DeadLetter> deadLetterSink(ContextInferenceSettings settings) {
+        return KafkaIo.avroSink(settings.bootstrapServers, settings.deadLettersTopic, DeadLetter.class,
+                d -> (d.getSourceTopic() + "-" + d.getSourcePartition()).getBytes(StandardCharsets.UTF_8),
+                settings.delivery, settings.groupId + "-dead-letters", settings.transactionTimeout);
+    }
+
+    /** Wires the job between any record source and sinks, so tests can run it on their own inputs and outputs. */
+    public static void buildPipeline(DataStream<ReceivedRecord> records, Sink<Prediction> predictions,
+                                     Sink<DeadLetter> deadLetters, ContextInferenceSettings settings) {
+        SingleOutputStreamOperator<ReceivedRecord> valid =
+                PipelineOperator.DEAD_LETTER_ROUTER.on(records.process(new DeadLetterRouter()));
+        PipelineOperator.DEAD_LETTERS_SINK.on(valid.getSideOutput(DeadLetterRouter.DEAD_LETTERS).sinkTo(deadLetters));
+
+        DataStream<ScoringRequest> requests = PipelineOperator.USER_CONTEXT.on(valid
+                .keyBy(record -> record.event.getUserId())
+                .process(new UserContextFunction(settings.stateTtl)));
+
+        DataStream<Prediction> scored = PipelineOperator.MODEL_INFERENCE.on(BatchingInferenceFunction.apply(
+                requests, inferenceSettings(settings), settings.inferenceTimeout, settings.inferenceCapacity));
+        PipelineOperator.PREDICTIONS_SINK.on(scored.sinkTo(predictions));
+    }
+
+    static InferenceSettings inferenceSettings(ContextInferenceSettings settings) {
+        return InferenceSettings.forModel(settings.modelUri)
+                .s3(settings.s3Endpoint, settings.s3AccessKey, settings.s3SecretKey)
+                .maxBatchSize(settings.maxBatchSize)
+                .maxWait(settings.maxBatchWait)
+                .workers(settings.inferenceWorkers)
+                // Never block the task thread: the async operator already bounds what is in flight.
+                .queueCapacity(settings.inferenceCapacity);
+    }
+
+    private static ParameterTool withSecretsMasked(ParameterTool params) {
+        Map<String, String> shown = new HashMap<>(params.toMap());
+        shown.computeIfPresent("s3.secret-key", (k, v) -> "******");
+        return ParameterTool.fromMap(shown);
+    }
+}

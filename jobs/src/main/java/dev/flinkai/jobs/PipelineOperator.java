@@ -1,0 +1,35 @@
+package dev.flinkai.jobs;
+
+import org.apache.flink.streaming.api.datastream.DataStreamSink;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+
+/**
+ * The one place where operator ids and names are set. The uid is what savepoints map state to: never change one of
+ * an operator that holds state, or its state is lost on restore.
+ */
+public enum PipelineOperator {
+    EVENTS_SOURCE("kafka-user-events-source", "Kafka source: user events"),
+    DEAD_LETTER_ROUTER("dead-letter-router", "Route invalid records to dead letters"),
+    USER_CONTEXT("user-context", "Per-user context and features"),
+    MODEL_INFERENCE("model-inference", "Async micro-batched model inference"),
+    PREDICTIONS_SINK("kafka-predictions-sink", "Kafka sink: predictions"),
+    DEAD_LETTERS_SINK("kafka-dead-letters-sink", "Kafka sink: dead letters"),
+    GENERATOR_SOURCE("simulated-user-events", "Simulated user events"),
+    GENERATOR_SINK("kafka-generated-events-sink", "Kafka sink: user events");
+
+    public final String uid;
+    public final String displayName;
+
+    PipelineOperator(String uid, String displayName) {
+        this.uid = uid;
+        this.displayName = displayName;
+    }
+
+    public <T> SingleOutputStreamOperator<T> on(SingleOutputStreamOperator<T> operator) {
+        return operator.uid(uid).name(displayName);
+    }
+
+    public <T> DataStreamSink<T> on(DataStreamSink<T> sink) {
+        return sink.uid(uid).name(displayName);
+    }
+}

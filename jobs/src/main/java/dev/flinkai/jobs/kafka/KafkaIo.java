@@ -1,0 +1,60 @@
+package dev.flinkai.jobs.kafka;
+
+import dev.flinkai.operators.ingest.ReceivedRecord;
+
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.formats.avro.AvroSerializationSchema;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+import java.time.Duration;
+import java.util.Properties;
+
+/** Kafka sources and sinks for the project's Avro records, configured the same way by every job. */
+public final class KafkaIo {
+
+    private KafkaIo() {}
+
+    /** Reads user events from the committed offsets of {@code groupId}, or from the earliest on first start. */
+    public static KafkaSource<ReceivedRecord> userEventSource(String bootstrapServers, String topic, String groupId) {
+        return KafkaSource.<ReceivedRecord>builder()
+                .setBootstrapServers(bootstrapServers)
+                .setTopics(topic)
+                .setGroupId(groupId)
+                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                .setDeserializer(new UserEventDeserializer())
+                // Producers may write transactionally; never read what they abort.
+                .setProperty("isolation.level", "read_committed")
+                .setProperty("partition.discovery.interval.ms", "60000")
+                .build();
+    }
+
+    /**
+     * A sink writing Avro-binary values keyed by {@code key}. In exactly-once mode records become visible to
+     * read_committed consumers when the checkpoint that covers them completes.
+     */
+    public static <T extends SpecificRecord> KafkaSink<T> avroSink(
+            String bootstrapServers, String topic, Class<T> type, SerializationSchema<T> key,
+            DeliveryGuarantee guarantee, String transactionalIdPrefix, Duration transactionTimeout) {
+        Properties producer = new Properties();
+        producer.setProperty("transaction.timeout.ms", Long.toString(transactionTimeout.toMillis()));
+        producer.setProperty("linger.ms", "5");
+        producer.setProperty("compression.type", "lz4");
+        return KafkaSink.<T>builder()
+                .setBootstrapServers(bootstrapServers)
+                .setKafkaProducerConfig(producer)
+                .setRecordSerializer(KafkaRecordSerializationSchema.<T>builder()
+                        .setTopic(topic)
+                        .setKeySerializationSchema(key)
+                        .setValueSerializationSchema(AvroSerializationSchema.forSpecific(type))
+                        .build())
+                .setDeliveryGuarantee(guarantee)
+                .setTransactionalIdPrefix(transactionalIdPrefix)
+                .build();
+    }
+}

@@ -1,0 +1,331 @@
+package dev.flinkai.jobs;
+
+import dev.flinkai.jobs.testing.KafkaTestBroker;
+import dev.flinkai.jobs.testing.S3TestServer;
+import dev.flinkai.operators.ingest.ReceivedRecord;
+import dev.flinkai.operators.simulation.UserBehaviourSimulator;
+import dev.flinkai.schemas.DeadLetter;
+import dev.flinkai.schemas.Prediction;
+import dev.flinkai.schemas.UserEvent;
+
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.api.common.state.CheckpointListener;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The main job end to end on real parts: an in-JVM Kafka broker, an S3 API server holding the model and the
+ * checkpoints, RocksDB, the committed TorchScript model in DJL, on a Flink MiniCluster.
+ */
+class ContextInferenceJobIT {
+
+    private static final int EVENTS = 3_000;
+    private static final int USERS = 200;
+    private static final Path MODEL = Path.of("..", "notebooks", "model", "next_event_mlp.pt").toAbsolutePath().normalize();
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(2)
+            .build());
+
+    private static KafkaTestBroker kafka;
+    private static S3TestServer s3;
+
+    @BeforeAll
+    static void startServices() throws Exception {
+        kafka = new KafkaTestBroker();
+        s3 = new S3TestServer();
+        s3.createBucket("flink");
+        s3.createBucket("models");
+        s3.upload("models", "next-event/next_event_mlp.pt", MODEL);
+        s3.upload("models", "next-event/next_event_mlp.json", MODEL.resolveSibling("next_event_mlp.json"));
+    }
+
+    @AfterAll
+    static void stopServices() throws Exception {
+        if (s3 != null) {
+            s3.close();
+        }
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void exactlyOnceGivesOnePredictionPerEventAndCheckpointsToS3(@InjectMiniCluster MiniCluster miniCluster) throws Exception {
+        Topics topics = Topics.create("eo");
+        List<UserEvent> events = simulatedEvents(EVENTS, USERS, 1);
+        kafka.produce(topics.events, encode(topics.events, events));
+
+        JobClient job = startJob(topics, "eo", Function.identity());
+        List<Prediction> predictions = awaitPredictions(topics, EVENTS);
+        // Keep running through one more checkpoint: nothing may appear twice once more transactions commit.
+        awaitCompletedCheckpoints(miniCluster, job.getJobID(), 2);
+        predictions = decode(kafka.readAllCommitted(topics.predictions), Prediction.class);
+        job.cancel().get();
+
+        assertExactlyOnePredictionPerEvent(predictions, events);
+        assertThat(predictions).allSatisfy(p -> {
+            assertThat(p.getModelVersion()).isNotBlank();
+            assertThat(p.getScores()).hasSize(4);
+        });
+        assertThat(predictions).filteredOn(Prediction::getFallback).as("fallbacks").hasSizeLessThan(EVENTS / 100);
+        assertThat(s3.list("flink", "checkpoints/eo/")).as("checkpoint files in the bucket")
+                .anyMatch(key -> key.contains("/chk-") && key.endsWith("_metadata"));
+    }
+
+    @Test
+    void failureAfterACompletedCheckpointLosesAndDuplicatesNothing(@InjectMiniCluster MiniCluster miniCluster) throws Exception {
+        Topics topics = Topics.create("failover");
+        List<UserEvent> events = simulatedEvents(EVENTS, USERS, 2);
+        List<UserEvent> firstHalf = events.subList(0, EVENTS / 2);
+        List<UserEvent> secondHalf = events.subList(EVENTS / 2, EVENTS);
+        kafka.produce(topics.events, encode(topics.events, firstHalf));
+        FailOnceAfterCheckpoint.reset();
+
+        JobClient job = startJob(topics, "failover", input -> input.map(new FailOnceAfterCheckpoint())
+                .uid("test-failure-injector").name("Fail once after a checkpoint"));
+        // The failure fires once records keep flowing after a completed checkpoint: produce the rest now.
+        assertThat(waitUntilArmed()).as("a checkpoint completed after records passed").isTrue();
+        kafka.produce(topics.events, encode(topics.events, secondHalf));
+
+        List<Prediction> predictions = awaitPredictions(topics, EVENTS);
+        awaitCompletedCheckpoints(miniCluster, job.getJobID(), 3);
+        predictions = decode(kafka.readAllCommitted(topics.predictions), Prediction.class);
+        int failovers = failoversOf(miniCluster, job.getJobID());
+        job.cancel().get();
+
+        assertThat(FailOnceAfterCheckpoint.FAILED.get()).as("the injected failure happened").isTrue();
+        assertThat(failovers).as("failovers in the job's exception history").isEqualTo(1);
+        assertExactlyOnePredictionPerEvent(predictions, events);
+    }
+
+    @Test
+    void malformedAndInvalidRecordsGoToDeadLettersWithoutRestart(@InjectMiniCluster MiniCluster miniCluster) throws Exception {
+        Topics topics = Topics.create("dlq");
+        List<UserEvent> events = simulatedEvents(500, 50, 3);
+        List<ProducerRecord<byte[], byte[]>> records = encode(topics.events, events);
+        byte[] garbage = "definitely not avro {\"userId\": 42}".getBytes(StandardCharsets.UTF_8);
+        UserEvent invalid = UserEvent.newBuilder(events.get(0)).setEventId("bad-rating").setRating(9).build();
+        records.add(100, new ProducerRecord<>(topics.events, 0, null, garbage));
+        records.add(200, new ProducerRecord<>(topics.events, 0, null, avro(invalid)));
+        records.add(300, new ProducerRecord<>(topics.events, 0, null, new byte[0]));
+        kafka.produce(topics.events, records);
+
+        JobClient job = startJob(topics, "dlq", Function.identity());
+        List<Prediction> predictions = awaitPredictions(topics, events.size());
+        List<DeadLetter> deadLetters = decode(kafka.readCommitted(topics.deadLetters, 3, Duration.ofSeconds(60)), DeadLetter.class);
+        int failovers = failoversOf(miniCluster, job.getJobID());
+        job.cancel().get();
+
+        assertThat(failovers).as("failovers").isZero();
+        assertExactlyOnePredictionPerEvent(predictions, events);
+        assertThat(deadLetters).hasSize(3);
+        Map<Long, DeadLetter> byOffset = deadLetters.stream()
+                .collect(Collectors.toMap(DeadLetter::getSourceOffset, d -> d));
+        assertThat(byOffset).containsOnlyKeys(100L, 200L, 300L);
+        assertThat(byOffset.get(100L).getReason()).startsWith("not a UserEvent");
+        assertThat(byOffset.get(100L).getPayload().array()).isEqualTo(garbage);
+        assertThat(byOffset.get(200L).getReason()).contains("rating must be 1..5");
+        assertThat(byOffset.get(300L).getReason()).isEqualTo("empty record value");
+        assertThat(deadLetters).allSatisfy(d -> {
+            assertThat(d.getSourceTopic()).isEqualTo(topics.events);
+            assertThat(d.getSourcePartition()).isZero();
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------------
+
+    private record Topics(String events, String predictions, String deadLetters) {
+        static Topics create(String name) throws Exception {
+            String suffix = name + "-" + UUID.randomUUID().toString().substring(0, 8);
+            Topics t = new Topics("events-" + suffix, "predictions-" + suffix, "dead-letters-" + suffix);
+            kafka.createTopics(1, t.events);
+            kafka.createTopics(2, t.predictions, t.deadLetters);
+            return t;
+        }
+    }
+
+    private static JobClient startJob(Topics topics, String checkpointPrefix,
+                                      Function<DataStream<ReceivedRecord>, DataStream<ReceivedRecord>> beforePipeline) throws Exception {
+        ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
+                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--topic.events", topics.events,
+                "--topic.predictions", topics.predictions,
+                "--topic.dead-letters", topics.deadLetters,
+                "--kafka.group-id", "it-" + checkpointPrefix,
+                "--delivery", "exactly-once",
+                "--checkpoint.interval", "1s",
+                "--checkpoint.dir", "s3://flink/checkpoints/" + checkpointPrefix,
+                "--model.uri", "s3://models/next-event/next_event_mlp.pt",
+                "--s3.endpoint", s3.endpoint(),
+                "--s3.access-key", S3TestServer.ACCESS_KEY,
+                "--s3.secret-key", S3TestServer.SECRET_KEY);
+        StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
+        env.setParallelism(2);
+        ContextInferenceJob.buildPipeline(beforePipeline.apply(ContextInferenceJob.kafkaInput(env, settings)),
+                ContextInferenceJob.predictionSink(settings), ContextInferenceJob.deadLetterSink(settings), settings);
+        return env.executeAsync("context-inference-it-" + checkpointPrefix);
+    }
+
+    private static List<Prediction> awaitPredictions(Topics topics, int expected) throws IOException {
+        List<Prediction> predictions = decode(kafka.readCommitted(topics.predictions, expected, Duration.ofSeconds(120)), Prediction.class);
+        assertThat(predictions.size()).as("predictions within 120 s").isGreaterThanOrEqualTo(expected);
+        return predictions;
+    }
+
+    private static void assertExactlyOnePredictionPerEvent(List<Prediction> predictions, List<UserEvent> events) {
+        Map<String, Long> perEvent = predictions.stream()
+                .collect(Collectors.groupingBy(Prediction::getEventId, Collectors.counting()));
+        List<String> duplicated = perEvent.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList();
+        List<String> missing = events.stream().map(UserEvent::getEventId).filter(id -> !perEvent.containsKey(id)).toList();
+        assertThat(duplicated).as("event ids with more than one prediction").isEmpty();
+        assertThat(missing).as("event ids without a prediction").isEmpty();
+        assertThat(predictions.size()).as("predictions").isEqualTo(events.size());
+        Map<String, String> userOfEvent = events.stream().collect(Collectors.toMap(UserEvent::getEventId, UserEvent::getUserId));
+        assertThat(predictions).allSatisfy(p -> assertThat(p.getUserId()).isEqualTo(userOfEvent.get(p.getEventId())));
+    }
+
+    private static void awaitCompletedCheckpoints(MiniCluster miniCluster, JobID job, int atLeast) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            var stats = miniCluster.getExecutionGraph(job).get().getCheckpointStatsSnapshot();
+            if (stats != null && stats.getCounts().getNumberOfCompletedCheckpoints() >= atLeast) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("fewer than " + atLeast + " checkpoints completed within 60 s");
+    }
+
+    private static int failoversOf(MiniCluster miniCluster, JobID job) throws Exception {
+        int n = 0;
+        for (var ignored : miniCluster.getExecutionGraphInfo(job).get().getExceptionHistory()) {
+            n++;
+        }
+        return n;
+    }
+
+    private static boolean waitUntilArmed() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (FailOnceAfterCheckpoint.ARMED_AFTER_CHECKPOINT.get() >= 0) {
+                return true;
+            }
+            Thread.sleep(100);
+        }
+        return false;
+    }
+
+    static List<UserEvent> simulatedEvents(int count, int users, long seed) {
+        UserBehaviourSimulator simulator = new UserBehaviourSimulator(seed, users, 0.8, 0, 1);
+        long start = System.currentTimeMillis() - count;
+        List<UserEvent> events = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            events.add(simulator.next("it-" + seed + "-" + i, start + i));
+        }
+        return events;
+    }
+
+    private static List<ProducerRecord<byte[], byte[]>> encode(String topic, List<UserEvent> events) throws IOException {
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        for (UserEvent e : events) {
+            records.add(new ProducerRecord<>(topic, e.getUserId().getBytes(StandardCharsets.UTF_8), avro(e)));
+        }
+        return records;
+    }
+
+    private static byte[] avro(UserEvent event) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        var encoder = org.apache.avro.io.EncoderFactory.get().binaryEncoder(out, null);
+        new org.apache.avro.specific.SpecificDatumWriter<>(UserEvent.class).write(event, encoder);
+        encoder.flush();
+        return out.toByteArray();
+    }
+
+    private static <T extends SpecificRecord> List<T> decode(List<ConsumerRecord<byte[], byte[]>> records, Class<T> type)
+            throws IOException {
+        SpecificDatumReader<T> reader = new SpecificDatumReader<>(type);
+        List<T> decoded = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            decoded.add(reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null)));
+        }
+        return decoded;
+    }
+
+    /**
+     * Throws once, some records after a checkpoint completed: their predictions are already in an open Kafka
+     * transaction, which must be aborted, and the records replayed from the checkpoint's offsets.
+     */
+    static final class FailOnceAfterCheckpoint extends RichMapFunction<ReceivedRecord, ReceivedRecord>
+            implements CheckpointListener {
+        static final AtomicLong ARMED_AFTER_CHECKPOINT = new AtomicLong(-1);
+        static final AtomicBoolean FAILED = new AtomicBoolean();
+        static final AtomicLong RECORDS_SINCE_ARMED = new AtomicLong();
+        private static final long FAIL_AFTER_RECORDS = 200;
+        private long recordsSinceStart;
+
+        static void reset() {
+            ARMED_AFTER_CHECKPOINT.set(-1);
+            FAILED.set(false);
+            RECORDS_SINCE_ARMED.set(0);
+        }
+
+        @Override
+        public void open(OpenContext openContext) {
+            recordsSinceStart = 0;
+        }
+
+        @Override
+        public ReceivedRecord map(ReceivedRecord record) {
+            recordsSinceStart++;
+            if (ARMED_AFTER_CHECKPOINT.get() >= 0 && !FAILED.get()
+                    && RECORDS_SINCE_ARMED.incrementAndGet() >= FAIL_AFTER_RECORDS) {
+                FAILED.set(true);
+                throw new IllegalStateException("Injected failure after checkpoint " + ARMED_AFTER_CHECKPOINT.get());
+            }
+            return record;
+        }
+
+        @Override
+        public void notifyCheckpointComplete(long checkpointId) {
+            if (recordsSinceStart > 0) {
+                ARMED_AFTER_CHECKPOINT.compareAndSet(-1, checkpointId);
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package dev.flinkai.jobs;
+
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ContextInferenceSettingsTest {
+
+    @Test
+    void defaultsAreExactlyOnceWithTransactionsBelowTheBrokerMaximum() {
+        ContextInferenceSettings s = ContextInferenceSettings.fromArgs("--model.uri", "/models/m.pt");
+        assertThat(s.delivery).isEqualTo(DeliveryGuarantee.EXACTLY_ONCE);
+        assertThat(s.transactionTimeout).isLessThan(Duration.ofMinutes(15)).isGreaterThan(s.checkpointInterval);
+        assertThat(s.eventsTopic).isEqualTo("user-events");
+        assertThat(s.checkpointDir).isNull();
+    }
+
+    @Test
+    void badSettingsFailAtStartNamingTheKey() {
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs())
+                .hasMessageContaining("--model.uri");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--delivery", "twice"))
+                .hasMessageContaining("--delivery").hasMessageContaining("exactly-once, at-least-once");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--checkpoint.interval", "soon"))
+                .hasMessageContaining("--checkpoint.interval");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--inference.max-batch-size", "0"))
+                .hasMessageContaining("--inference.max-batch-size").hasMessageContaining("at least 1");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--inference.max-bach-size", "8"))
+                .hasMessageContaining("Unknown setting").hasMessageContaining("--inference.max-bach-size");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt",
+                "--checkpoint.interval", "20min", "--kafka.transaction-timeout", "10min"))
+                .hasMessageContaining("--kafka.transaction-timeout");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "s3://models/m.pt"))
+                .hasMessageContaining("--s3.endpoint");
+    }
+}

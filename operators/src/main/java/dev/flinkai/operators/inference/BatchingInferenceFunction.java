@@ -1,0 +1,362 @@
+package dev.flinkai.operators.inference;
+
+import dev.flinkai.schemas.Prediction;
+
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.streaming.api.datastream.AsyncDataStream;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.functions.async.ResultFuture;
+import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
+import org.apache.flink.streaming.api.operators.async.AsyncWaitOperatorFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+/**
+ * Async model inference with micro-batching. {@link #asyncInvoke} only enqueues; worker threads (each with its own DJL
+ * predictor) score whole batches and complete every request's future with a {@link Prediction}.
+ *
+ * <p>Every request completes exactly once from this side, with either the model's answer or a fallback (the model's
+ * class priors, {@code fallback=true}, a {@code fallbackReason}):
+ * <ul>
+ *   <li>requests whose features are missing or of the wrong width get a fallback at once and never reach a batch;</li>
+ *   <li>when the model fails on a batch, every request of that batch gets a fallback naming the error;</li>
+ *   <li>when the async timeout fires first, the request gets a fallback ("timeout after X ms") instead of failing the
+ *       job, and workers skip it if it is still queued.</li>
+ * </ul>
+ *
+ * <p>Metrics, in the subgroup {@code inference}: histograms {@code batchSize} (requests per model call) and
+ * {@code latencyMicros} (asyncInvoke to completion, any outcome); gauges {@code inFlight} and {@code queued}; counters
+ * {@code predictions} (model answers), {@code fallbacks} (all fallbacks), {@code timeouts}, {@code modelErrors} (failed
+ * batches) and {@code invalidRequests}.
+ */
+public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest, Prediction> {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(BatchingInferenceFunction.class);
+    private static final int HISTOGRAM_WINDOW = 10_000;
+
+    private final InferenceSettings settings;
+    private final long timeoutMillis;
+
+    private transient DjlScorer model;
+    private transient ModelMetadata metadata;
+    private transient List<Float> priorScores;
+    private transient String priorLabel;
+    private transient MicroBatcher<Pending> batcher;
+    private transient Map<ResultFuture<Prediction>, Pending> pending;
+    private transient AtomicInteger inFlight;
+    private transient Path ownedDownloadDir;
+    private transient Counter predictions;
+    private transient Counter fallbacks;
+    private transient Counter timeouts;
+    private transient Counter modelErrors;
+    private transient Counter invalidRequests;
+    private transient Histogram batchSize;
+    private transient Histogram latencyMicros;
+
+    /**
+     * @param asyncTimeout the timeout given to the async operator; only used to word the fallback reason
+     */
+    public BatchingInferenceFunction(InferenceSettings settings, Duration asyncTimeout) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        settings.validate();
+        this.timeoutMillis = asyncTimeout.toMillis();
+    }
+
+    /**
+     * Adds unordered async inference to {@code requests}. The caller sets uid, name and parallelism on the result. The
+     * output type is extracted by Flink (an Avro type: needs flink-avro on the job's classpath).
+     *
+     * @param timeout  per-request timeout; a request still unanswered by then gets a fallback prediction
+     * @param capacity maximum requests in flight per subtask (keep it at or below {@code settings.queueCapacity()})
+     */
+    public static SingleOutputStreamOperator<Prediction> apply(DataStream<ScoringRequest> requests, InferenceSettings settings,
+                                                               Duration timeout, int capacity) {
+        return AsyncDataStream.unorderedWait(requests, new BatchingInferenceFunction(settings, timeout),
+                timeout.toMillis(), TimeUnit.MILLISECONDS, capacity);
+    }
+
+    /**
+     * As {@link #apply(DataStream, InferenceSettings, Duration, int)} with a prepared function (e.g. a subclass) and an
+     * explicit output type, so no type extraction happens. Builds the same operator as
+     * {@link AsyncDataStream#unorderedWait}.
+     */
+    public static SingleOutputStreamOperator<Prediction> apply(DataStream<ScoringRequest> requests,
+                                                               BatchingInferenceFunction function, Duration timeout,
+                                                               int capacity, TypeInformation<Prediction> outputType) {
+        if (timeout.toMillis() <= 0 || capacity < 1) {
+            throw new IllegalArgumentException("timeout must be >= 1 ms and capacity >= 1, got " + timeout + ", " + capacity);
+        }
+        return requests.transform("async wait operator", outputType, new AsyncWaitOperatorFactory<>(
+                requests.getExecutionEnvironment().clean(function), timeout.toMillis(), capacity,
+                AsyncDataStream.OutputMode.UNORDERED));
+    }
+
+    @Override
+    public void open(OpenContext openContext) throws Exception {
+        int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+        Path downloadDir;
+        if (settings.downloadDir() != null) {
+            Files.createDirectories(Paths.get(settings.downloadDir()));
+            downloadDir = Files.createTempDirectory(Paths.get(settings.downloadDir()), "subtask-" + subtask + "-");
+        } else {
+            downloadDir = Files.createTempDirectory("flinkai-model-" + subtask + "-");
+        }
+        ownedDownloadDir = downloadDir;
+        ModelArtifacts.LocalModel local = ModelArtifacts.fetch(settings.modelUri(), settings.s3Access(), downloadDir);
+        metadata = local.metadata();
+        model = DjlScorer.load(local);
+        float[] priors = metadata.classPriors();
+        priorScores = toList(priors);
+        priorLabel = metadata.labels().get(ModelMetadata.argmax(priors));
+        pending = new ConcurrentHashMap<>();
+        inFlight = new AtomicInteger();
+
+        MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
+        predictions = group.counter("predictions");
+        fallbacks = group.counter("fallbacks");
+        timeouts = group.counter("timeouts");
+        modelErrors = group.counter("modelErrors");
+        invalidRequests = group.counter("invalidRequests");
+        batchSize = group.histogram("batchSize", new SynchronizedHistogram(HISTOGRAM_WINDOW));
+        latencyMicros = group.histogram("latencyMicros", new SynchronizedHistogram(HISTOGRAM_WINDOW));
+        group.gauge("inFlight", (Gauge<Integer>) () -> inFlight.get());
+
+        batcher = new MicroBatcher<>("inference-" + subtask, settings.queueCapacity(), settings.maxBatchSize(),
+                settings.maxWait(), settings.workers(), i -> new WorkerHandler(createWorkerScorer(model)));
+        group.gauge("queued", (Gauge<Integer>) () -> batcher.queued());
+        batcher.start();
+        LOG.info("Inference subtask {} serves {} {} from {} with {}", subtask, metadata.name(), metadata.version(),
+                settings.modelUri(), settings);
+    }
+
+    /**
+     * The scorer a worker thread uses; by default a fresh DJL predictor of the shared model. Tests override this to put
+     * the real model behind a delay or a failure.
+     */
+    protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
+        return sharedModel.newPredictor();
+    }
+
+    /** The metadata of the loaded model (after open). */
+    public ModelMetadata metadata() {
+        return metadata;
+    }
+
+    @Override
+    public void asyncInvoke(ScoringRequest request, ResultFuture<Prediction> resultFuture) throws Exception {
+        Pending p = new Pending(request, resultFuture, System.nanoTime());
+        inFlight.incrementAndGet();
+        if (request.features == null || request.features.length != metadata.featureCount()) {
+            invalidRequests.inc();
+            completeWithFallback(p, "invalid features: expected " + metadata.featureCount() + " values, got "
+                    + (request.features == null ? "none" : request.features.length));
+            return;
+        }
+        pending.put(resultFuture, p);
+        batcher.submit(p);
+    }
+
+    @Override
+    public void timeout(ScoringRequest request, ResultFuture<Prediction> resultFuture) {
+        Pending p = pending.get(resultFuture);
+        if (p == null) {
+            return; // already answered
+        }
+        if (completeWithFallback(p, "timeout after " + timeoutMillis + " ms")) {
+            timeouts.inc();
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (batcher != null) {
+                batcher.close();
+            }
+        } finally {
+            batcher = null;
+            if (model != null) {
+                model.close();
+                model = null;
+            }
+            if (ownedDownloadDir != null) {
+                deleteRecursively(ownedDownloadDir);
+                ownedDownloadDir = null;
+            }
+        }
+    }
+
+    /** Completes {@code p} with the model's answer unless it was completed before; true if this call completed it. */
+    private boolean completeWithScores(Pending p, float[] scores, long now) {
+        if (!p.finish()) {
+            return false;
+        }
+        Prediction prediction = new Prediction(p.request.eventId, p.request.userId, metadata.name(), metadata.version(),
+                toList(scores), metadata.labels().get(ModelMetadata.argmax(scores)), false, null,
+                p.request.eventTimeMillis, p.request.ingestTimeMillis, now);
+        predictions.inc();
+        emit(p, prediction);
+        return true;
+    }
+
+    private boolean completeWithFallback(Pending p, String reason) {
+        if (!p.finish()) {
+            return false;
+        }
+        Prediction prediction = new Prediction(p.request.eventId, p.request.userId, metadata.name(), metadata.version(),
+                new ArrayList<>(priorScores), priorLabel, true, reason,
+                p.request.eventTimeMillis, p.request.ingestTimeMillis, System.currentTimeMillis());
+        fallbacks.inc();
+        emit(p, prediction);
+        return true;
+    }
+
+    private void emit(Pending p, Prediction prediction) {
+        pending.remove(p.future);
+        inFlight.decrementAndGet();
+        latencyMicros.update((System.nanoTime() - p.enqueuedNanos) / 1_000);
+        p.future.complete(Collections.singleton(prediction));
+    }
+
+    private static List<Float> toList(float[] values) {
+        List<Float> list = new ArrayList<>(values.length);
+        for (float v : values) {
+            list.add(v);
+        }
+        return list;
+    }
+
+    /**
+     * A one-line description of a failure: the root cause's type and the most telling line of its message (for a
+     * TorchScript failure the final "RuntimeError: ..." line rather than the traceback).
+     */
+    static String describe(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String message = root.getMessage() == null ? "" : root.getMessage().strip();
+        String[] lines = message.split("\\R");
+        String line = lines.length == 0 ? "" : lines[0].strip();
+        for (int i = lines.length - 1; i > 0; i--) {
+            if (lines[i].matches("^\\s*\\w*(Error|Exception): .*")) {
+                line = lines[i].strip();
+                break;
+            }
+        }
+        String text = root.getClass().getSimpleName() + (line.isEmpty() ? "" : ": " + line);
+        return text.length() > 300 ? text.substring(0, 300) + "..." : text;
+    }
+
+    private static void deleteRecursively(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(path -> {
+                try {
+                    Files.deleteIfExists(path);
+                } catch (IOException e) {
+                    LOG.debug("Could not delete {}", path, e);
+                }
+            });
+        } catch (IOException e) {
+            LOG.debug("Could not clean {}", dir, e);
+        }
+    }
+
+    /** One request between asyncInvoke and its completion. */
+    private static final class Pending {
+        final ScoringRequest request;
+        final ResultFuture<Prediction> future;
+        final long enqueuedNanos;
+        private final AtomicBoolean done = new AtomicBoolean();
+
+        Pending(ScoringRequest request, ResultFuture<Prediction> future, long enqueuedNanos) {
+            this.request = request;
+            this.future = future;
+            this.enqueuedNanos = enqueuedNanos;
+        }
+
+        boolean finish() {
+            return done.compareAndSet(false, true);
+        }
+
+        boolean isDone() {
+            return done.get();
+        }
+    }
+
+    /** Runs on one worker thread with that thread's scorer. */
+    private final class WorkerHandler implements MicroBatcher.BatchHandler<Pending> {
+        private final BatchScorer scorer;
+
+        WorkerHandler(BatchScorer scorer) {
+            this.scorer = scorer;
+        }
+
+        @Override
+        public void handle(List<Pending> batch) {
+            List<Pending> live = new ArrayList<>(batch.size());
+            for (Pending p : batch) {
+                if (!p.isDone()) { // its timeout already answered it
+                    live.add(p);
+                }
+            }
+            if (live.isEmpty()) {
+                return;
+            }
+            try {
+                float[][] rows = new float[live.size()][];
+                for (int i = 0; i < rows.length; i++) {
+                    rows[i] = live.get(i).request.features;
+                }
+                batchSize.update(rows.length);
+                float[][] scores = scorer.score(rows);
+                if (scores == null || scores.length != rows.length) {
+                    throw new IllegalStateException("model returned " + (scores == null ? "nothing" : scores.length + " rows")
+                            + " for " + rows.length);
+                }
+                long now = System.currentTimeMillis();
+                for (int i = 0; i < rows.length; i++) {
+                    completeWithScores(live.get(i), scores[i], now);
+                }
+            } catch (Throwable t) {
+                modelErrors.inc();
+                String reason = "model error: " + describe(t);
+                LOG.warn("Inference failed on a batch of {}; answering it with class priors: {}", live.size(), reason);
+                for (Pending p : live) {
+                    completeWithFallback(p, reason);
+                }
+                if (t instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            scorer.close();
+        }
+    }
+}

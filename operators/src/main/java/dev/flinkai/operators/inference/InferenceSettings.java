@@ -1,0 +1,143 @@
+package dev.flinkai.operators.inference;
+
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How {@link BatchingInferenceFunction} finds its model and batches requests. Mutable with fluent setters; copied into
+ * the function when the job graph is built (Java serialization).
+ *
+ * <table>
+ *   <tr><th>field</th><th>default</th></tr>
+ *   <tr><td>modelUri</td><td>none (required): {@code s3://bucket/key.pt}, {@code file:/...} or a path</td></tr>
+ *   <tr><td>s3Endpoint, s3AccessKey, s3SecretKey, s3Region</td><td>null: env S3_ENDPOINT, AWS_ACCESS_KEY_ID,
+ *       AWS_SECRET_ACCESS_KEY, AWS_REGION (region then us-east-1)</td></tr>
+ *   <tr><td>downloadDir</td><td>null: a fresh temp directory per subtask, deleted on close</td></tr>
+ *   <tr><td>maxBatchSize</td><td>64</td></tr>
+ *   <tr><td>maxWait</td><td>2 ms</td></tr>
+ *   <tr><td>workers</td><td>1 (threads per subtask, each with its own predictor)</td></tr>
+ *   <tr><td>queueCapacity</td><td>10 000 (requests waiting for a worker; keep it above the async capacity)</td></tr>
+ * </table>
+ */
+public class InferenceSettings implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    public static final int DEFAULT_MAX_BATCH_SIZE = 64;
+    public static final Duration DEFAULT_MAX_WAIT = Duration.ofMillis(2);
+    public static final int DEFAULT_WORKERS = 1;
+    public static final int DEFAULT_QUEUE_CAPACITY = 10_000;
+
+    private String modelUri;
+    private String s3Endpoint;
+    private String s3AccessKey;
+    private String s3SecretKey;
+    private String s3Region;
+    private String downloadDir;
+    private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
+    private Duration maxWait = DEFAULT_MAX_WAIT;
+    private int workers = DEFAULT_WORKERS;
+    private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
+
+    public InferenceSettings() {}
+
+    public static InferenceSettings forModel(String modelUri) {
+        return new InferenceSettings().modelUri(modelUri);
+    }
+
+    public InferenceSettings modelUri(String uri) {
+        this.modelUri = uri;
+        return this;
+    }
+
+    /** Explicit S3 access; any null falls back to the environment. */
+    public InferenceSettings s3(String endpoint, String accessKey, String secretKey) {
+        this.s3Endpoint = endpoint;
+        this.s3AccessKey = accessKey;
+        this.s3SecretKey = secretKey;
+        return this;
+    }
+
+    public InferenceSettings s3Region(String region) {
+        this.s3Region = region;
+        return this;
+    }
+
+    public InferenceSettings downloadDir(String dir) {
+        this.downloadDir = dir;
+        return this;
+    }
+
+    public InferenceSettings maxBatchSize(int size) {
+        if (size < 1) {
+            throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + size);
+        }
+        this.maxBatchSize = size;
+        return this;
+    }
+
+    public InferenceSettings maxWait(Duration wait) {
+        if (wait == null || wait.isNegative()) {
+            throw new IllegalArgumentException("maxWait must be >= 0, got " + wait);
+        }
+        this.maxWait = wait;
+        return this;
+    }
+
+    public InferenceSettings workers(int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("workers must be >= 1, got " + count);
+        }
+        this.workers = count;
+        return this;
+    }
+
+    public InferenceSettings queueCapacity(int capacity) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("queueCapacity must be >= 1, got " + capacity);
+        }
+        this.queueCapacity = capacity;
+        return this;
+    }
+
+    public String modelUri() {
+        return modelUri;
+    }
+
+    public ModelArtifacts.S3Access s3Access() {
+        return new ModelArtifacts.S3Access(s3Endpoint, s3AccessKey, s3SecretKey, s3Region);
+    }
+
+    public String downloadDir() {
+        return downloadDir;
+    }
+
+    public int maxBatchSize() {
+        return maxBatchSize;
+    }
+
+    public Duration maxWait() {
+        return maxWait;
+    }
+
+    public int workers() {
+        return workers;
+    }
+
+    public int queueCapacity() {
+        return queueCapacity;
+    }
+
+    void validate() {
+        if (modelUri == null || modelUri.isBlank()) {
+            throw new IllegalArgumentException("InferenceSettings: modelUri is required");
+        }
+        Objects.requireNonNull(maxWait, "maxWait");
+    }
+
+    @Override
+    public String toString() {
+        return "InferenceSettings{modelUri=" + modelUri + ", s3Endpoint=" + s3Endpoint + ", maxBatchSize=" + maxBatchSize
+                + ", maxWait=" + maxWait + ", workers=" + workers + ", queueCapacity=" + queueCapacity + "}";
+    }
+}

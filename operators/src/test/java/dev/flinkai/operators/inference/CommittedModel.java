@@ -1,0 +1,32 @@
+package dev.flinkai.operators.inference;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+
+/** The model committed to the repository ({@code notebooks/model/next_event_mlp.pt}), found from any working directory. */
+final class CommittedModel {
+    static final String RELATIVE = "notebooks/model/next_event_mlp.pt";
+
+    private CommittedModel() {}
+
+    static Path modelFile() {
+        Path start = Paths.get(System.getProperty("user.dir")).toAbsolutePath();
+        for (Path dir = start; dir != null; dir = dir.getParent()) {
+            Path candidate = dir.resolve(RELATIVE);
+            if (Files.isRegularFile(candidate)) {
+                return candidate.normalize();
+            }
+        }
+        throw new IllegalStateException("The committed model " + RELATIVE + " was not found in " + start
+                + " or any parent directory; train it with notebooks/train_next_event_model.ipynb");
+    }
+
+    static Path metadataFile() {
+        return modelFile().resolveSibling("next_event_mlp.json");
+    }
+
+    static String uri() {
+        return modelFile().toUri().toString();
+    }
+}
