@@ -22,7 +22,7 @@ import java.time.Duration;
  * following a hidden persona (see {@link UserBehaviourSimulator}), so the model has something real to learn.
  *
  * <pre>
- * flink run -c dev.flinkai.jobs.EventGeneratorJob flink-ai-jobs.jar --rate 1000 --users 100000 [--count N]
+ * flink run -c dev.flinkai.jobs.EventGeneratorJob flink-ai-jobs.jar --rate 1000 --users 100000 [--count N] [--run-id ID]
  * </pre>
  */
 public final class EventGeneratorJob {
@@ -38,6 +38,9 @@ public final class EventGeneratorJob {
         long count = s.longAtLeast("count", Long.MAX_VALUE, 1);
         double zipf = s.doubleBetween("zipf", 0.8, 0, 5);
         long seed = s.longAtLeast("seed", 1, 0);
+        // Event ids are <run id>-<sequence number>: unique across submissions, stable across failovers (the
+        // source's sequence position is checkpointed, so a replayed event keeps its id).
+        String runId = s.string("run-id", Long.toString(System.currentTimeMillis(), 36));
         s.rejectUnknownKeys();
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
@@ -47,7 +50,7 @@ public final class EventGeneratorJob {
             env.setParallelism(users);
         }
         DataGeneratorSource<UserEvent> source = new DataGeneratorSource<>(
-                new SimulatedUsers(seed, users, zipf), count, RateLimiterStrategy.perSecond(rate),
+                new SimulatedUsers(runId, seed, users, zipf), count, RateLimiterStrategy.perSecond(rate),
                 new AvroTypeInfo<>(UserEvent.class));
         PipelineOperator.GENERATOR_SINK.on(PipelineOperator.GENERATOR_SOURCE
                 .on(env.fromSource(source, WatermarkStrategy.noWatermarks(), PipelineOperator.GENERATOR_SOURCE.displayName))
@@ -59,12 +62,14 @@ public final class EventGeneratorJob {
 
     /** One simulator per parallel reader, each owning its own share of the users. */
     static final class SimulatedUsers implements GeneratorFunction<Long, UserEvent> {
+        private final String runId;
         private final long seed;
         private final int users;
         private final double zipf;
         private transient UserBehaviourSimulator simulator;
 
-        SimulatedUsers(long seed, int users, double zipf) {
+        SimulatedUsers(String runId, long seed, int users, double zipf) {
+            this.runId = runId;
             this.seed = seed;
             this.users = users;
             this.zipf = zipf;
@@ -77,7 +82,7 @@ public final class EventGeneratorJob {
 
         @Override
         public UserEvent map(Long index) {
-            return simulator.next("ev-" + index, System.currentTimeMillis());
+            return simulator.next(runId + "-" + index, System.currentTimeMillis());
         }
     }
 }

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# End-to-end test of the local stack: up.sh, then checks through REST, Kafka and S3, a stop-with-savepoint and a
+# resume, an exactly-once duplicate check across that restart, then down.sh.
+#   deploy/local/e2e.sh           run it all, stop the stack at the end (down.sh, keeps run/data)
+#   deploy/local/e2e.sh --keep    leave the stack running at the end
+#   deploy/local/e2e.sh --wipe    end with down.sh --wipe
+# Exit status 0 only if every check passed.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+keep=0; down_opts=()
+for a in "$@"; do
+  case "$a" in
+    --keep) keep=1 ;;
+    --wipe) down_opts=(--wipe) ;;
+    *) die "unknown option $a" ;;
+  esac
+done
+PART=e2e
+T0=$SECONDS
+results=()
+failed=0
+pass() { results+=("PASS  $*"); log "PASS  $*"; }
+failc() { results+=("FAIL  $*"); log "FAIL  $*"; failed=1; }
+finish() {
+  if [[ "$keep" == 0 ]]; then
+    log "down.sh ${down_opts[*]}"
+    "$LOCAL_DIR/down.sh" "${down_opts[@]}" >"$LOGS/e2e-down.log" 2>&1 || failc "down.sh failed (log $LOGS/e2e-down.log)"
+    left="$(pgrep -f -- '-Dflinkai.local.part=' || true)"
+    [[ -z "$left" ]] && pass "down.sh left no process of the stack" || failc "processes still running after down.sh: $left"
+  fi
+  echo
+  echo "== e2e summary ($((SECONDS - T0)) s) =="
+  printf '  %s\n' "${results[@]}"
+  [[ "$failed" == 0 ]] && echo "  RESULT: all checks passed" || echo "  RESULT: FAILED"
+  exit "$failed"
+}
+abort() { failc "$*"; finish; }
+
+# 1. the stack and the jobs
+log "up.sh"
+if "$LOCAL_DIR/up.sh" >"$LOGS/e2e-up.log" 2>&1; then pass "up.sh ($(grep -o 'up in [0-9]* s' "$LOGS/e2e-up.log" || echo done))"
+else tail -n 20 "$LOGS/e2e-up.log"; abort "up.sh failed (log $LOGS/e2e-up.log)"; fi
+JID="$(job_id_by_name "$JOB_NAME")"
+[[ -n "$JID" ]] || abort "no running job named $JOB_NAME"
+
+# 2. job RUNNING without restarts
+check_no_restarts() { # check_no_restarts <job id> <label>
+  local st restarts exc
+  st="$(job_state "$1")"
+  restarts="$(rest_get "/jobs/$1/metrics?get=numRestarts" | jq -r '.[0].value // "?"')"
+  exc="$(rest_get "/jobs/$1/exceptions" | jq -r '.exceptionHistory.entries | length')"
+  if [[ "$st" == RUNNING && "$restarts" == 0 && "$exc" == 0 ]]; then pass "$2: job $1 RUNNING, numRestarts 0, no exceptions"
+  else failc "$2: job $1 state $st, numRestarts $restarts, exceptions $exc ($FLINK_URL/#/job/running/$1/exceptions)"; fi
+}
+check_no_restarts "$JID" "job"
+
+# 3. predictions keep arriving, each with a modelVersion
+if out="$(predictions_tool tail 100 90 2>&1)"; then pass "predictions arrive with modelVersion: $(head -n 1 <<<"$out")"
+else failc "predictions: $(head -n 1 <<<"$out")"; fi
+
+# 4. a completed checkpoint whose files are in the bucket
+deadline=$((SECONDS + 90)); cp=""
+while ((SECONDS < deadline)); do
+  cp="$(rest_get "/jobs/$JID/checkpoints" | jq -r 'select(.counts.completed > 0) | .latest.completed.external_path // empty')"
+  [[ -n "$cp" ]] && break; sleep 2
+done
+if [[ -n "$cp" ]]; then
+  key="${cp#s3://"$S3_BUCKET_FLINK"/}"
+  meta="$(s3_tool ls "$S3_BUCKET_FLINK" "$key/_metadata" 1 2>&1 | tail -n 1)"
+  all="$(s3_tool ls "$S3_BUCKET_FLINK" "checkpoints/$JID/" 0 2>&1 | tail -n 1)"
+  if [[ "$meta" == "count 1" ]]; then pass "checkpoint $cp completed; _metadata in the bucket (checkpoints/$JID/: ${all#count } objects)"
+  else failc "checkpoint $cp completed but s3://$S3_BUCKET_FLINK/$key/_metadata not listed ($meta)"; fi
+else failc "no completed checkpoint within 90 s ($(rest_get "/jobs/$JID/checkpoints" | jq -c .counts))"; fi
+
+# 5. the TaskManager's Prometheus endpoint serves the job's inference metrics
+prom=""
+IFS=- read -r p_lo p_hi <<<"$PROM_PORTS"
+for ((p = p_lo; p <= p_hi; p++)); do
+  m="$(curl -s --max-time 5 "http://127.0.0.1:$p/metrics" 2>/dev/null \
+    | grep -E '^flink_taskmanager_job_task_operator_[A-Za-z0-9_]*inference[A-Za-z0-9_]*\{' | grep -F "job_id=\"$JID\"" || true)"
+  if [[ -n "$m" ]]; then prom="$p"; break; fi
+done
+if [[ -n "$prom" ]]; then
+  names="$(grep -oE '^[A-Za-z0-9_]+' <<<"$m" | sort -u)"
+  served="$(grep '^flink_taskmanager_job_task_operator_inference_predictions{' <<<"$m" | awk '{s += $NF} END {printf "%d", s}')"
+  if [[ "${served:-0}" -gt 0 ]]; then
+    pass "Prometheus :$prom serves $(wc -l <<<"$names") inference metrics of the job, inference_predictions = $served"
+  else failc "Prometheus :$prom: inference metrics present but inference_predictions is ${served:-absent}"; fi
+else failc "no flink_taskmanager_job_task_operator_*inference* metric of job $JID on ports $PROM_PORTS"; fi
+
+# 6. the web UI
+if curl -sf --max-time 10 "$FLINK_URL/" | grep -qi 'flink'; then pass "web UI index served at $FLINK_URL/"
+else failc "web UI index not served at $FLINK_URL/"; fi
+
+# 7. stop with savepoint, resume, no duplicate across the restart
+if sp="$(stop_with_savepoint "$JID" 120 2>"$LOGS/e2e-savepoint.log")"; then
+  pass "stop-with-savepoint: $sp"
+  deadline=$((SECONDS + 60))
+  while [[ "$(job_state "$JID")" != FINISHED ]] && ((SECONDS < deadline)); do sleep 1; done
+  [[ "$(job_state "$JID")" == FINISHED ]] || failc "job $JID not FINISHED after stop ($(job_state "$JID"))"
+  mapfile -t MAIN_ARGS < <(main_job_args)
+  if jar="$(upload_jar)" && JID2="$(run_jar "$jar" "$JOB_CLASS" "$JOB_PARALLELISM" "$sp" "${MAIN_ARGS[@]}" 2>>"$LOGS/e2e-savepoint.log")"; then
+    echo "$JID2" >"$RUN/$JOB_NAME.jobid"
+    deadline=$((SECONDS + 120))
+    until job_fully_running "$JID2"; do
+      ((SECONDS < deadline)) || break
+      [[ "$(job_state "$JID2")" =~ FAILED|CANCELED|FINISHED ]] && break
+      sleep 1
+    done
+    if job_fully_running "$JID2"; then
+      restored="$(rest_get "/jobs/$JID2/checkpoints" | jq -r '.latest.restored.external_path // empty')"
+      if [[ "$restored" == "$sp" ]]; then pass "resumed job $JID2 RUNNING, restored from $restored"
+      else failc "resumed job $JID2 RUNNING but restored from '${restored}', not $sp"; fi
+      if out="$(predictions_tool tail 100 90 2>&1)"; then pass "predictions after resume: $(head -n 1 <<<"$out")"
+      else failc "predictions after resume: $(head -n 1 <<<"$out")"; fi
+      check_no_restarts "$JID2" "resumed job"
+    else
+      failc "resumed job $JID2 not RUNNING ($(job_state "$JID2"); $FLINK_URL/#/job/completed/$JID2/exceptions)"
+    fi
+  else
+    failc "resume from $sp refused (log $LOGS/e2e-savepoint.log)"
+  fi
+else
+  failc "stop-with-savepoint failed: $(tail -n 1 "$LOGS/e2e-savepoint.log")"
+fi
+if [[ "$DELIVERY" == exactly-once ]]; then
+  if out="$(predictions_tool dups 180 "$TOPIC_EVENTS" 2>&1)"; then pass "exactly-once: $(head -n 1 <<<"$out")"
+  else failc "exactly-once: $(head -n 2 <<<"$out" | tr '\n' ' ')"; fi
+fi
+
+finish

@@ -1,0 +1,134 @@
+// Reads dev.flinkai.schemas.Prediction records (Avro binary) from Kafka with isolation.level=read_committed.
+// Classpath: the shaded job jar (Prediction class, avro, kafka-clients) + slf4j-api + slf4j-nop.
+//   Predictions.java <bootstrap> <topic> tail <min-count> <timeout-s>
+//       waits for <min-count> new predictions (written after start); exit 1 if too few or one lacks a modelVersion
+//   Predictions.java <bootstrap> <topic> follow
+//       prints every new prediction as JSON until interrupted
+//   Predictions.java <bootstrap> <topic> dups <timeout-s> [events-topic]
+//       reads the topic from the beginning to its current end (and the events topic, if given); an event (eventId +
+//       userId + eventTimeMillis) with more predictions than input records is a duplicate; exit 1 on any duplicate
+//       or missing modelVersion
+import dev.flinkai.schemas.Prediction;
+import dev.flinkai.schemas.UserEvent;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+import java.time.Duration;
+import java.util.*;
+import java.util.stream.Collectors;
+
+public class Predictions {
+    interface RecordHandler { void handle(ConsumerRecord<byte[], byte[]> r) throws Exception; }
+
+    /** Reads the assigned partitions from the beginning up to their end offsets at call time. */
+    static boolean readAll(KafkaConsumer<byte[], byte[]> c, List<TopicPartition> parts, long deadline, RecordHandler h) throws Exception {
+        c.seekToBeginning(parts);
+        Map<TopicPartition, Long> end = c.endOffsets(parts);
+        while (System.currentTimeMillis() < deadline && parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+            for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                h.handle(r);
+            }
+        }
+        return parts.stream().allMatch(tp -> c.position(tp) >= end.get(tp));
+    }
+
+    public static void main(String[] args) throws Exception {
+        String bootstrap = args[0], topic = args[1], mode = args[2];
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
+        SpecificDatumReader<Prediction> reader = new SpecificDatumReader<>(Prediction.class);
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(20)).stream()
+                    .map(i -> new TopicPartition(topic, i.partition())).toList();
+            c.assign(parts);
+            if (mode.equals("follow")) {
+                c.seekToEnd(parts);
+                while (true) {
+                    for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                        System.out.println(reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null)));
+                    }
+                }
+            } else if (mode.equals("tail")) {
+                int want = Integer.parseInt(args[3]);
+                long deadline = System.currentTimeMillis() + Long.parseLong(args[4]) * 1000;
+                c.seekToEnd(parts);
+                parts.forEach(c::position);
+                int n = 0, noVersion = 0;
+                Map<String, Integer> versions = new TreeMap<>();
+                Prediction last = null;
+                while (n < want && System.currentTimeMillis() < deadline) {
+                    for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                        Prediction pr = reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null));
+                        n++;
+                        last = pr;
+                        String v = pr.getModelVersion() == null ? "" : pr.getModelVersion().toString();
+                        if (v.isEmpty()) noVersion++;
+                        versions.merge(v, 1, Integer::sum);
+                    }
+                }
+                System.out.println("new predictions " + n + ", by modelVersion " + versions + ", without modelVersion " + noVersion);
+                if (last != null) System.out.println("last: " + last);
+                System.exit(n >= want && noVersion == 0 ? 0 : 1);
+            } else if (mode.equals("dups")) {
+                long deadline = System.currentTimeMillis() + Long.parseLong(args[3]) * 1000;
+                String eventsTopic = args.length > 4 ? args[4] : null;
+                // An input event is identified by eventId + userId + eventTimeMillis: a generator that restarts
+                // re-uses eventIds (ev-0, ev-1, ...) but not their timestamps.
+                Map<String, Integer> predicted = new HashMap<>();
+                long[] n = new long[3]; // predictions, without modelVersion, fallback
+                Map<String, Long> versions = new TreeMap<>();
+                boolean complete = readAll(c, parts, deadline, r -> {
+                    Prediction pr = reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null));
+                    n[0]++;
+                    predicted.merge(pr.getEventId() + "|" + pr.getUserId() + "|" + pr.getEventTimeMillis(), 1, Integer::sum);
+                    String v = pr.getModelVersion() == null ? "" : pr.getModelVersion().toString();
+                    if (v.isEmpty()) n[1]++;
+                    if (pr.getFallback()) n[2]++;
+                    versions.merge(v, 1L, Long::sum);
+                });
+                Map<String, Integer> events = new HashMap<>();
+                if (eventsTopic != null) {
+                    SpecificDatumReader<UserEvent> eventReader = new SpecificDatumReader<>(UserEvent.class);
+                    List<TopicPartition> eventParts = c.partitionsFor(eventsTopic, Duration.ofSeconds(20)).stream()
+                            .map(i -> new TopicPartition(eventsTopic, i.partition())).toList();
+                    c.assign(eventParts);
+                    complete &= readAll(c, eventParts, deadline, r -> {
+                        try {
+                            UserEvent e = eventReader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null));
+                            events.merge(e.getEventId() + "|" + e.getUserId() + "|" + e.getEventTimeMillis(), 1, Integer::sum);
+                        } catch (Exception undecodable) {
+                            // dead letters: no prediction expected
+                        }
+                    });
+                }
+                List<String> dups = predicted.entrySet().stream()
+                        .filter(e -> e.getValue() > Math.max(1, events.getOrDefault(e.getKey(), 1)))
+                        .map(Map.Entry::getKey).sorted().toList();
+                long sameIdTwice = events.values().stream().filter(v -> v > 1).count();
+                // Events older than the newest predicted one by 30 s or more should have their prediction committed
+                // (checkpoint interval 10 s): a count of those without one (invalid events go to dead letters).
+                long newestPredicted = predicted.keySet().stream().mapToLong(k -> Long.parseLong(k.substring(k.lastIndexOf('|') + 1))).max().orElse(0);
+                long unanswered = events.keySet().stream().filter(k -> !predicted.containsKey(k))
+                        .filter(k -> Long.parseLong(k.substring(k.lastIndexOf('|') + 1)) < newestPredicted - 30_000).count();
+                System.out.println("predictions " + n[0] + ", distinct events predicted " + predicted.size()
+                        + ", events predicted more than once " + dups.size()
+                        + (eventsTopic == null ? "" : " (input events read " + events.size() + ", input duplicates " + sameIdTwice
+                                + ", older than 30 s without prediction " + unanswered + ")")
+                        + ", without modelVersion " + n[1] + ", fallback " + n[2] + ", by modelVersion " + versions
+                        + (complete ? "" : ", INCOMPLETE read (timeout)"));
+                if (!dups.isEmpty()) System.out.println("first duplicates: " + dups.stream().limit(10).collect(Collectors.joining(", ")));
+                System.exit(dups.isEmpty() && n[1] == 0 && complete && n[0] > 0 ? 0 : 1);
+            } else {
+                throw new IllegalArgumentException("unknown mode " + mode);
+            }
+        }
+    }
+}
