@@ -32,6 +32,9 @@ finish() {
   echo "== e2e summary ($((SECONDS - T0)) s) =="
   printf '  %s\n' "${results[@]}"
   [[ "$failed" == 0 ]] && echo "  RESULT: all checks passed" || echo "  RESULT: FAILED"
+  local passed=0 failures=0 r
+  for r in "${results[@]}"; do [[ "$r" == PASS* ]] && passed=$((passed + 1)) || failures=$((failures + 1)); done
+  echo "e2e: $passed passed, $failures failed"
   exit "$failed"
 }
 abort() { failc "$*"; finish; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Operations on the main job of the local stack (deploy/local/OPERATIONS.md shows the raw REST calls too).
+# Operations on the main job of the local stack (the README, "Operate it" shows the raw REST calls too).
 #   deploy/local/job.sh status                      jobs, state, restarts, last checkpoint
 #   deploy/local/job.sh stop                        stop-with-savepoint; prints the savepoint, remembers it in run/data
 #   deploy/local/job.sh resume [-p N] [savepoint]   submit the main job from a savepoint (default: the last one

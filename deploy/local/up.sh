@@ -9,6 +9,22 @@ source "$(dirname "$0")/lib.sh"
 T0=$SECONDS
 mkdir -p "$LOGS" "$DATA" "$CONF" "$PIDS"
 
+# --- 0. tools: a fresh Debian machine may lack some; install them when we can, else say which -------------------
+missing=()
+for tool in java mvn curl jq; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  declare -A package=([java]=openjdk-17-jdk-headless [mvn]=maven [curl]=curl [jq]=jq)
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    PART=tools log "installing ${missing[*]} with apt-get"
+    apt-get update -qq >"$LOGS/apt.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      $(for t in "${missing[@]}"; do echo "${package[$t]}"; done) >>"$LOGS/apt.log" 2>&1 \
+      || fail tools "$LOGS/apt.log" "apt-get install of ${missing[*]} failed"
+  else
+    echo "up.sh needs: ${missing[*]} (Debian packages: $(for t in "${missing[@]}"; do echo -n "${package[$t]} "; done))" >&2
+    exit 1
+  fi
+fi
+
 # --- 1. fetch: jars through Maven into .cache (once) -------------------------------------------------------------
 fetch() {
   local name="$1" pom="$2" dest="$3"
