@@ -25,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The main job: user events from Kafka -> per-user context in RocksDB -> features -> async micro-batched model
@@ -97,6 +98,18 @@ public final class ContextInferenceJob {
     /** Wires the job between any record source and sinks, so tests can run it on their own inputs and outputs. */
     public static void buildPipeline(DataStream<ReceivedRecord> records, Sink<Prediction> predictions,
                                      Sink<DeadLetter> deadLetters, ContextInferenceSettings settings) {
+        buildPipeline(records, predictions, deadLetters, settings, requests -> PipelineOperator.MODEL_INFERENCE.on(
+                BatchingInferenceFunction.apply(requests, inferenceSettings(settings), settings.inferenceTimeout,
+                        settings.inferenceCapacity)));
+    }
+
+    /**
+     * The same pipeline with another scoring step, so a benchmark can compare it with, e.g., one synchronous model
+     * call per event under otherwise identical conditions.
+     */
+    public static void buildPipeline(DataStream<ReceivedRecord> records, Sink<Prediction> predictions,
+                                     Sink<DeadLetter> deadLetters, ContextInferenceSettings settings,
+                                     Function<DataStream<ScoringRequest>, DataStream<Prediction>> scoring) {
         SingleOutputStreamOperator<ReceivedRecord> valid =
                 PipelineOperator.DEAD_LETTER_ROUTER.on(records.process(new DeadLetterRouter()));
         PipelineOperator.DEAD_LETTERS_SINK.on(valid.getSideOutput(DeadLetterRouter.DEAD_LETTERS).sinkTo(deadLetters));
@@ -105,12 +118,10 @@ public final class ContextInferenceJob {
                 .keyBy(record -> record.event.getUserId())
                 .process(new UserContextFunction(settings.stateTtl)));
 
-        DataStream<Prediction> scored = PipelineOperator.MODEL_INFERENCE.on(BatchingInferenceFunction.apply(
-                requests, inferenceSettings(settings), settings.inferenceTimeout, settings.inferenceCapacity));
-        PipelineOperator.PREDICTIONS_SINK.on(scored.sinkTo(predictions));
+        PipelineOperator.PREDICTIONS_SINK.on(scoring.apply(requests).sinkTo(predictions));
     }
 
-    static InferenceSettings inferenceSettings(ContextInferenceSettings settings) {
+    public static InferenceSettings inferenceSettings(ContextInferenceSettings settings) {
         return InferenceSettings.forModel(settings.modelUri)
                 .s3(settings.s3Endpoint, settings.s3AccessKey, settings.s3SecretKey)
                 .maxBatchSize(settings.maxBatchSize)
