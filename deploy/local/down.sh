@@ -41,7 +41,7 @@ PART=s3 stop_part s3
 PART=kafka stop_part kafka
 rm -f "$RUN"/*.jobid "$RUN/jar.id"
 
-left="$(pgrep -f -- '-Dflinkai.local.part=' || true)"
+left="$(pgrep -f -- "-Dflinkai.local.part=.*$RUN/" || true)"
 [[ -z "$left" ]] || log "WARNING: processes of this stack still run: $left (started from another checkout?)"
 
 if [[ "$wipe" == 1 ]]; then

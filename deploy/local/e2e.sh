@@ -25,7 +25,7 @@ finish() {
   if [[ "$keep" == 0 ]]; then
     log "down.sh ${down_opts[*]}"
     "$LOCAL_DIR/down.sh" "${down_opts[@]}" >"$LOGS/e2e-down.log" 2>&1 || failc "down.sh failed (log $LOGS/e2e-down.log)"
-    left="$(pgrep -f -- '-Dflinkai.local.part=' || true)"
+    left="$(pgrep -f -- "-Dflinkai.local.part=.*$RUN/" || true)"
     [[ -z "$left" ]] && pass "down.sh left no process of the stack" || failc "processes still running after down.sh: $left"
   fi
   echo

@@ -12,6 +12,7 @@ LOGS="$RUN/logs"
 DATA="$RUN/data"
 CONF="$RUN/conf"
 PIDS="$RUN/pids"
+mkdir -p "$LOGS"  # every script logs here, from its first step on a fresh clone
 JOB_JAR="${JOB_JAR:-$REPO_DIR/jobs/target/flink-ai-jobs.jar}"
 JAVA="${JAVA:-java}"
 TOOLS="$LOCAL_DIR/tools"
