@@ -96,6 +96,7 @@ class ContextInferenceJobIT {
         // Keep running through one more checkpoint: nothing may appear twice once more transactions commit.
         awaitCompletedCheckpoints(miniCluster, job.getJobID(), 2);
         predictions = decode(kafka.readAllCommitted(topics.predictions), Prediction.class);
+        List<String> checkpointFiles = s3.list("flink", "checkpoints/eo/");
         job.cancel().get();
 
         assertExactlyOnePredictionPerEvent(predictions, events);
@@ -104,7 +105,7 @@ class ContextInferenceJobIT {
             assertThat(p.getScores()).hasSize(4);
         });
         assertThat(predictions).filteredOn(Prediction::getFallback).as("fallbacks").hasSizeLessThan(EVENTS / 100);
-        assertThat(s3.list("flink", "checkpoints/eo/")).as("checkpoint files in the bucket")
+        assertThat(checkpointFiles).as("checkpoint files in the bucket")
                 .anyMatch(key -> key.contains("/chk-") && key.endsWith("_metadata"));
     }
 
