@@ -1,0 +1,168 @@
+package dev.flinkai.operators.bench;
+
+import dev.flinkai.operators.inference.BatchScorer;
+import dev.flinkai.operators.inference.BatchingInferenceFunction;
+import dev.flinkai.operators.inference.DjlScorer;
+import dev.flinkai.operators.inference.InferenceSettings;
+import dev.flinkai.operators.inference.ScoringRequest;
+import dev.flinkai.schemas.Prediction;
+
+import org.apache.flink.api.common.ExecutionConfig;
+import org.apache.flink.api.common.TaskInfoImpl;
+import org.apache.flink.api.common.functions.DefaultOpenContext;
+import org.apache.flink.api.common.functions.util.RuntimeUDFContext;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
+import org.apache.flink.streaming.api.functions.async.CollectionSupplier;
+import org.apache.flink.streaming.api.functions.async.ResultFuture;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The real {@link BatchingInferenceFunction} (open with a plain runtime context, no Flink operator around it) scoring
+ * with the committed model: {@code asyncInvoke} of a burst of {@value #BURST} realistic requests, then wait until every
+ * result future completed. One worker, max wait 2 ms, max batch size as the parameter. The score is nanoseconds per
+ * request: enqueue, batching, the DJL call, building the Prediction, completing the future.
+ *
+ * <p>What it leaves out: Flink's AsyncWaitOperator (its queue, mailbox, timers and output), so it measures the
+ * function's share of the per-event cost.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(1)
+public class BatchingInferenceBenchmark {
+
+    static final int BURST = 1024; // a multiple of every maxBatchSize below: batches close full, no maxWait stall
+
+    @Param({"1", "16", "64", "256"})
+    public int maxBatchSize;
+
+    private final AtomicLong completed = new AtomicLong();
+    private final AtomicLong fallbacks = new AtomicLong();
+    private final AtomicLong modelCalls = new AtomicLong();
+    private final AtomicLong modelRows = new AtomicLong();
+    private BatchingInferenceFunction function;
+    private ScoringRequest[] requests;
+    private long target;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+        BenchData.Sample[] samples = BenchData.samples(BURST, false);
+        requests = new ScoringRequest[BURST];
+        for (int i = 0; i < BURST; i++) {
+            var e = samples[i].event();
+            requests[i] = new ScoringRequest(e.getEventId().toString(), e.getUserId().toString(), e.getPriority(),
+                    e.getEventTimeMillis(), e.getEventTimeMillis(), samples[i].features());
+        }
+        InferenceSettings settings = InferenceSettings.forModel(BenchData.committedModel().toUri().toString())
+                .maxBatchSize(maxBatchSize).maxWait(Duration.ofMillis(2)).workers(1);
+        function = new CallCountingFunction(settings, modelCalls, modelRows);
+        function.setRuntimeContext(new RuntimeUDFContext(new TaskInfoImpl("bench", 1, 0, 1, 0),
+                getClass().getClassLoader(), new ExecutionConfig(), new HashMap<>(), new HashMap<>(),
+                UnregisteredMetricsGroup.createOperatorMetricGroup()));
+        function.open(DefaultOpenContext.INSTANCE);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BURST)
+    public long asyncInvokeBurst() throws Exception {
+        for (ScoringRequest r : requests) {
+            function.asyncInvoke(r, new Counting()); // one future per element, as Flink's async operator does
+        }
+        target += BURST;
+        while (completed.get() < target) {
+            Thread.yield();
+        }
+        return target;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws Exception {
+        function.close();
+        long calls = modelCalls.get();
+        System.out.printf("NOTE BatchingInference maxBatchSize=%d: %d requests in %d model calls, mean batch %.1f%n",
+                maxBatchSize, modelRows.get(), calls, calls == 0 ? 0.0 : (double) modelRows.get() / calls);
+        if (fallbacks.get() > 0) {
+            throw new IllegalStateException(fallbacks.get() + " of " + completed.get()
+                    + " requests got a fallback instead of the model's answer: the benchmark measured the wrong path");
+        }
+    }
+
+    /** The real function; only counts model calls and rows on the worker's scorer (two atomic adds per batch). */
+    static final class CallCountingFunction extends BatchingInferenceFunction {
+        private static final long serialVersionUID = 1L;
+        private final transient AtomicLong calls;
+        private final transient AtomicLong rows;
+
+        CallCountingFunction(InferenceSettings settings, AtomicLong calls, AtomicLong rows) {
+            super(settings, Duration.ofSeconds(30));
+            this.calls = calls;
+            this.rows = rows;
+        }
+
+        @Override
+        protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
+            BatchScorer real = super.createWorkerScorer(sharedModel);
+            return new BatchScorer() {
+                @Override
+                public float[][] score(float[][] batch) throws Exception {
+                    calls.incrementAndGet();
+                    rows.addAndGet(batch.length);
+                    return real.score(batch);
+                }
+
+                @Override
+                public void close() {
+                    real.close();
+                }
+            };
+        }
+    }
+
+    private final class Counting implements ResultFuture<Prediction> {
+        @Override
+        public void complete(Collection<Prediction> result) {
+            for (Prediction p : result) {
+                if (p.getFallback()) {
+                    fallbacks.incrementAndGet();
+                }
+            }
+            completed.incrementAndGet();
+        }
+
+        @Override
+        public void completeExceptionally(Throwable error) {
+            fallbacks.incrementAndGet();
+            completed.incrementAndGet();
+        }
+
+        @Override
+        public void complete(CollectionSupplier<Prediction> supplier) {
+            try {
+                complete(supplier.get());
+            } catch (Exception e) {
+                completeExceptionally(e);
+            }
+        }
+    }
+}
