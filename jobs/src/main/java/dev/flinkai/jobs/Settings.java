@@ -42,18 +42,11 @@ public final class Settings {
     }
 
     public int intAtLeast(String key, int defaultValue, int min) {
-        known.add(key);
-        String raw = params.get(key, Integer.toString(defaultValue));
-        int value;
-        try {
-            value = Integer.parseInt(raw.trim());
-        } catch (NumberFormatException e) {
-            throw invalid(key, raw, "must be an integer");
+        long value = longAtLeast(key, defaultValue, min);
+        if (value > Integer.MAX_VALUE) {
+            throw invalid(key, Long.toString(value), "must be at most " + Integer.MAX_VALUE);
         }
-        if (value < min) {
-            throw invalid(key, raw, "must be at least " + min);
-        }
-        return value;
+        return (int) value;
     }
 
     public long longAtLeast(String key, long defaultValue, long min) {
