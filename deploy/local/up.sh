@@ -121,6 +121,9 @@ taskmanager.bind-host: ${FLINK_REST_HOST}
 taskmanager.host: ${FLINK_REST_HOST}
 jobmanager.memory.process.size: ${JM_PROCESS_SIZE}
 taskmanager.memory.process.size: ${TM_PROCESS_SIZE}
+# Each job submission leaves ~20-30 MB of classes behind in the TaskManager (seen in the benchmarks, which
+# submit a dozen jobs); the 256 MB default ran out after about 12.
+taskmanager.memory.jvm-metaspace.size: 512m
 taskmanager.numberOfTaskSlots: ${TM_SLOTS}
 parallelism.default: 1
 jobmanager.execution.failover-strategy: region

@@ -1,0 +1,243 @@
+package dev.flinkai.jobs.bench;
+
+import dev.flinkai.operators.simulation.UserBehaviourSimulator;
+import dev.flinkai.schemas.Prediction;
+import dev.flinkai.schemas.UserEvent;
+
+import org.HdrHistogram.Histogram;
+import org.apache.avro.io.BinaryDecoder;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificDatumWriter;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * End-to-end latency of a running scoring job at a fixed input rate. Produces simulated {@link UserEvent}s (Avro
+ * binary, keyed by user, {@code linger.ms=0}) to {@code --events-topic} at {@code --rate} events/s and consumes
+ * {@code --predictions-topic} from its end. For every prediction of an event it sent after the warm-up it records
+ *
+ * <ul>
+ *   <li>{@code latency}: receive time minus send time, both from this JVM's {@code System.nanoTime()} (the event id
+ *       carries the sequence number; microsecond resolution);</li>
+ *   <li>{@code latency_ingest_ts}: receive wall time minus the prediction's {@code ingestTimeMillis} (the Kafka record
+ *       timestamp the job copies; millisecond resolution, so up to 1 ms higher).</li>
+ * </ul>
+ * Prints one JSON object (percentiles in ms). Events sent during the warm-up are scored but not recorded.
+ *
+ * <pre>
+ * java -cp flink-ai-jobs.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.jobs.bench.LatencyProbe --bootstrap 127.0.0.1:9092 \
+ *   --events-topic bench-latency-events --predictions-topic bench-latency-predictions --rate 10000 \
+ *   [--users 100000] [--warmup-seconds 10] [--seconds 30] [--drain-seconds 10]
+ * </pre>
+ */
+public final class LatencyProbe {
+
+    private LatencyProbe() {}
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> a = BenchArgs.parse(args);
+        String bootstrap = BenchArgs.get(a, "bootstrap", "127.0.0.1:9092");
+        String eventsTopic = BenchArgs.get(a, "events-topic", null);
+        String predictionsTopic = BenchArgs.get(a, "predictions-topic", null);
+        double rate = Double.parseDouble(BenchArgs.get(a, "rate", null));
+        int users = Integer.parseInt(BenchArgs.get(a, "users", "100000"));
+        double warmupSeconds = Double.parseDouble(BenchArgs.get(a, "warmup-seconds", "10"));
+        double seconds = Double.parseDouble(BenchArgs.get(a, "seconds", "30"));
+        double drainSeconds = Double.parseDouble(BenchArgs.get(a, "drain-seconds", "10"));
+
+        String runId = "probe" + Long.toString(System.currentTimeMillis(), 36);
+        String prefix = runId + "-";
+        int total = (int) Math.ceil(rate * (warmupSeconds + seconds));
+        int firstMeasured = (int) Math.ceil(rate * warmupSeconds);
+        long[] sendNanos = new long[total];
+        BitSet seen = new BitSet(total);
+        Histogram latency = new Histogram(3_600_000_000L, 3);        // micros
+        Histogram latencyIngestTs = new Histogram(3_600_000_000L, 3); // micros (millisecond inputs)
+        AtomicLong sent = new AtomicLong();
+        AtomicBoolean producing = new AtomicBoolean(true);
+        long[] counts = new long[4]; // received (measured), duplicates, fallbacks, foreign
+
+        // Consumer first, positioned at the end of every partition, so no prediction of ours is missed.
+        Properties cp = new Properties();
+        cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        cp.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        cp.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        cp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        cp.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "100");
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(cp);
+        List<TopicPartition> parts = new ArrayList<>();
+        for (PartitionInfo p : consumer.partitionsFor(predictionsTopic)) {
+            parts.add(new TopicPartition(p.topic(), p.partition()));
+        }
+        consumer.assign(parts);
+        consumer.seekToEnd(parts);
+        parts.forEach(consumer::position);
+
+        Thread consumerThread = new Thread(() -> {
+            SpecificDatumReader<Prediction> reader = new SpecificDatumReader<>(Prediction.class);
+            BinaryDecoder decoder = null;
+            Prediction p = new Prediction();
+            long deadline = Long.MAX_VALUE;
+            int expectedMeasured = -1;
+            try {
+                while (true) {
+                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(50))) {
+                        long nowNanos = System.nanoTime();
+                        long nowMillis = System.currentTimeMillis();
+                        decoder = DecoderFactory.get().binaryDecoder(r.value(), decoder);
+                        p = reader.read(p, decoder);
+                        String id = p.getEventId().toString();
+                        if (!id.startsWith(prefix)) {
+                            counts[3]++;
+                            continue;
+                        }
+                        int seq = Integer.parseInt(id.substring(prefix.length()));
+                        if (seen.get(seq)) {
+                            counts[1]++;
+                            continue;
+                        }
+                        seen.set(seq);
+                        if (seq < firstMeasured) {
+                            continue;
+                        }
+                        counts[0]++;
+                        if (p.getFallback()) {
+                            counts[2]++;
+                        }
+                        latency.recordValue(Math.max(0, (nowNanos - sendNanos[seq]) / 1_000));
+                        latencyIngestTs.recordValue(Math.max(0, (nowMillis - p.getIngestTimeMillis()) * 1_000));
+                    }
+                    if (!producing.get()) {
+                        if (expectedMeasured < 0) {
+                            expectedMeasured = (int) Math.max(0, sent.get() - firstMeasured);
+                            deadline = System.nanoTime() + (long) (drainSeconds * 1e9);
+                        }
+                        if (counts[0] >= expectedMeasured || System.nanoTime() > deadline) {
+                            return;
+                        }
+                    }
+                }
+            } catch (Exception e) {
+                e.printStackTrace();
+            }
+        }, "latency-consumer");
+        consumerThread.start();
+
+        Properties pp = new Properties();
+        pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        pp.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        pp.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        pp.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        pp.put(ProducerConfig.ACKS_CONFIG, "1");
+        UserBehaviourSimulator simulator = new UserBehaviourSimulator(42, users, 0.8, 0, 1);
+        SpecificDatumWriter<UserEvent> writer = new SpecificDatumWriter<>(UserEvent.class);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
+        BinaryEncoder encoder = null;
+        long maxBehindNanos = 0;
+        long start;
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(pp)) {
+            producer.partitionsFor(eventsTopic); // metadata before the clock starts
+            double intervalNanos = 1e9 / rate;
+            start = System.nanoTime();
+            for (int seq = 0; seq < total; seq++) {
+                long due = start + (long) (seq * intervalNanos);
+                long now = System.nanoTime();
+                if (due - now > 20_000) {
+                    LockSupport.parkNanos(due - now - 10_000);
+                }
+                while ((now = System.nanoTime()) < due) {
+                    Thread.onSpinWait();
+                }
+                if (seq >= firstMeasured) {
+                    maxBehindNanos = Math.max(maxBehindNanos, now - due);
+                }
+                UserEvent event = simulator.next(prefix + seq, System.currentTimeMillis());
+                bytes.reset();
+                encoder = EncoderFactory.get().binaryEncoder(bytes, encoder);
+                writer.write(event, encoder);
+                encoder.flush();
+                sendNanos[seq] = System.nanoTime();
+                producer.send(new ProducerRecord<>(eventsTopic, event.getUserId().getBytes(StandardCharsets.UTF_8),
+                        bytes.toByteArray()));
+                sent.incrementAndGet();
+            }
+            producer.flush();
+        }
+        double produceSeconds = (System.nanoTime() - start) / 1e9;
+        producing.set(false);
+        consumerThread.join();
+        consumer.close();
+
+        long expected = Math.max(0, sent.get() - firstMeasured);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("rate_target", rate);
+        out.put("rate_achieved", Math.round(sent.get() / produceSeconds));
+        out.put("warmup_s", warmupSeconds);
+        out.put("measure_s", seconds);
+        out.put("sent", sent.get());
+        out.put("measured_expected", expected);
+        out.put("count", counts[0]);
+        out.put("missing", expected - counts[0]);
+        out.put("duplicates", counts[1]);
+        out.put("fallbacks", counts[2]);
+        out.put("producer_max_behind_ms", ModelLimitBench.round(maxBehindNanos / 1e6, 3));
+        out.putAll(percentiles("", latency));
+        out.put("latency_ingest_ts", percentiles("", latencyIngestTs));
+        out.put("histogram_ms", distribution(latency));
+        System.out.println(BenchArgs.toJson(out));
+    }
+
+    private static Map<String, Object> percentiles(String prefix, Histogram h) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put(prefix + "p50_ms", ms(h.getValueAtPercentile(50)));
+        m.put(prefix + "p90_ms", ms(h.getValueAtPercentile(90)));
+        m.put(prefix + "p99_ms", ms(h.getValueAtPercentile(99)));
+        m.put(prefix + "p999_ms", ms(h.getValueAtPercentile(99.9)));
+        m.put(prefix + "max_ms", ms(h.getMaxValue()));
+        m.put(prefix + "mean_ms", ModelLimitBench.round(h.getMean() / 1000.0, 3));
+        return m;
+    }
+
+    /** Percentile curve for plotting: [percentile, ms] pairs from p0 up to p99.99 and the max. */
+    private static List<List<Double>> distribution(Histogram h) {
+        List<List<Double>> rows = new ArrayList<>();
+        if (h.getTotalCount() == 0) {
+            return rows;
+        }
+        double[] ps = {0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 98, 99, 99.5, 99.75, 99.9,
+                99.95, 99.99, 100};
+        for (double p : ps) {
+            rows.add(List.of(p, ms(p == 100 ? h.getMaxValue() : h.getValueAtPercentile(p))));
+        }
+        return rows;
+    }
+
+    private static double ms(long micros) {
+        return ModelLimitBench.round(micros / 1000.0, 3);
+    }
+}

@@ -1,0 +1,145 @@
+package dev.flinkai.operators.inference;
+
+import dev.flinkai.schemas.Prediction;
+
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.stream.Stream;
+
+/**
+ * The naive way to score a stream, kept as the benchmark baseline: one synchronous DJL {@code predict} call with a
+ * one-row batch per event, on the task thread. Loads the same model the same way as {@link BatchingInferenceFunction}
+ * ({@link ModelArtifacts} + {@link DjlScorer}) and answers with the same {@link Prediction}s; a request with bad
+ * features or a failing model call gets the same kind of fallback (class priors, {@code fallback=true}).
+ *
+ * <p>Metrics, in the subgroup {@code inference}: counters {@code predictions}, {@code fallbacks}.
+ */
+public class PerEventInferenceFunction extends RichMapFunction<ScoringRequest, Prediction> {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(PerEventInferenceFunction.class);
+
+    private final InferenceSettings settings;
+
+    private transient DjlScorer model;
+    private transient BatchScorer predictor;
+    private transient ModelMetadata metadata;
+    private transient List<Float> priorScores;
+    private transient String priorLabel;
+    private transient float[][] oneRow;
+    private transient Path ownedDownloadDir;
+    private transient Counter predictions;
+    private transient Counter fallbacks;
+
+    /** Only the model location and S3 access of {@code settings} are used; there is no batching. */
+    public PerEventInferenceFunction(InferenceSettings settings) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        settings.validate();
+    }
+
+    @Override
+    public void open(OpenContext openContext) throws Exception {
+        int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+        Path downloadDir = settings.downloadDir() != null
+                ? Files.createTempDirectory(Files.createDirectories(Path.of(settings.downloadDir())), "naive-" + subtask + "-")
+                : Files.createTempDirectory("flinkai-naive-model-" + subtask + "-");
+        ownedDownloadDir = downloadDir;
+        ModelArtifacts.LocalModel local = ModelArtifacts.fetch(settings.modelUri(), settings.s3Access(), downloadDir);
+        metadata = local.metadata();
+        model = DjlScorer.load(local);
+        predictor = model.newPredictor();
+        oneRow = new float[1][];
+        float[] priors = metadata.classPriors();
+        priorScores = toList(priors);
+        priorLabel = metadata.labels().get(ModelMetadata.argmax(priors));
+        MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
+        predictions = group.counter("predictions");
+        fallbacks = group.counter("fallbacks");
+        LOG.info("Per-event inference subtask {} serves {} {} from {}", subtask, metadata.name(), metadata.version(),
+                settings.modelUri());
+    }
+
+    @Override
+    public Prediction map(ScoringRequest request) {
+        if (request.features == null || request.features.length != metadata.featureCount()) {
+            return fallback(request, "invalid features: expected " + metadata.featureCount() + " values, got "
+                    + (request.features == null ? "none" : request.features.length));
+        }
+        float[] scores;
+        try {
+            oneRow[0] = request.features;
+            float[][] out = predictor.score(oneRow);
+            if (out == null || out.length != 1) {
+                throw new IllegalStateException("model returned " + (out == null ? "nothing" : out.length + " rows") + " for 1");
+            }
+            scores = out[0];
+        } catch (Exception e) {
+            return fallback(request, "model error: " + BatchingInferenceFunction.describe(e));
+        } finally {
+            oneRow[0] = null;
+        }
+        predictions.inc();
+        return new Prediction(request.eventId, request.userId, metadata.name(), metadata.version(), toList(scores),
+                metadata.labels().get(ModelMetadata.argmax(scores)), false, null, request.eventTimeMillis,
+                request.ingestTimeMillis, System.currentTimeMillis());
+    }
+
+    private Prediction fallback(ScoringRequest request, String reason) {
+        fallbacks.inc();
+        return new Prediction(request.eventId, request.userId, metadata.name(), metadata.version(),
+                new ArrayList<>(priorScores), priorLabel, true, reason, request.eventTimeMillis,
+                request.ingestTimeMillis, System.currentTimeMillis());
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (predictor != null) {
+                predictor.close();
+                predictor = null;
+            }
+        } finally {
+            if (model != null) {
+                model.close();
+                model = null;
+            }
+            if (ownedDownloadDir != null) {
+                deleteRecursively(ownedDownloadDir);
+                ownedDownloadDir = null;
+            }
+        }
+    }
+
+    private static List<Float> toList(float[] values) {
+        List<Float> list = new ArrayList<>(values.length);
+        for (float v : values) {
+            list.add(v);
+        }
+        return list;
+    }
+
+    private static void deleteRecursively(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(path -> {
+                try {
+                    Files.deleteIfExists(path);
+                } catch (IOException e) {
+                    LOG.debug("Could not delete {}", path, e);
+                }
+            });
+        } catch (IOException e) {
+            LOG.debug("Could not clean {}", dir, e);
+        }
+    }
+}
