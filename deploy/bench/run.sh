@@ -9,7 +9,7 @@
 #   state       RocksDB live SST bytes per user of ours after U distinct users (bench.StateSizeJob).
 # Writes target/bench/results.json, results.md, results.png (raw measurements in target/bench/raw/).
 #
-#   deploy/bench/run.sh --quick        N=300k events / U=100k users, state at 100k users, 30 s latency (< 10 min)
+#   deploy/bench/run.sh --quick        N=1M events / U=100k users, state at 100k users, 30 s latency (< 10 min)
 #   deploy/bench/run.sh                full: N=2M / U=1M, state at 1M users, 120 s latency (about 25-30 min)
 # Options: --events N  --users U  --state-users S  --parallelism "1 2"  --pipelines "limit_kafka naive ours"
 #          --latency-seconds S  --latency-low-rate R (default 1000, 0: none)  --skip-latency  --skip-state  --no-build
@@ -49,7 +49,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ "$mode" == quick ]]; then
-  N="${N:-300000}"; U="${U:-100000}"; SU="${SU:-100000}"; LAT_S="${LAT_S:-30}"; LAT_WARMUP=10; LAT_LOW_S=20; MODEL_S=10
+  N="${N:-1000000}"; U="${U:-100000}"; SU="${SU:-100000}"; LAT_S="${LAT_S:-30}"; LAT_WARMUP=10; LAT_LOW_S=20; MODEL_S=10
 else
   N="${N:-2000000}"; U="${U:-1000000}"; SU="${SU:-1000000}"; LAT_S="${LAT_S:-120}"; LAT_WARMUP=20; LAT_LOW_S=60; MODEL_S=10
 fi

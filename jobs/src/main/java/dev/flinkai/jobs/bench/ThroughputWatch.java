@@ -22,8 +22,9 @@ import java.util.Properties;
  *
  * <ol>
  *   <li>takes the output topic's end offsets as the baseline, prints {@code READY} (then submit the job);</li>
- *   <li>when the first new output record appears: start of the measured window (job start-up, model loading and
- *       RocksDB opening are before it), TaskManager CPU and time are read;</li>
+ *   <li>when {@code --warmup-fraction} of the expected records are out (default 0.2; at least the first record):
+ *       start of the measured window. Job start-up, model loading, RocksDB opening and most JIT compilation of
+ *       the freshly loaded job classes are before it; TaskManager CPU and time are read;</li>
  *   <li>when {@code --expected} new records are out: end of the window, read again; prints one JSON line.</li>
  * </ol>
  * The event count is the number of output records (one per input event; in exactly-once mode the topic also holds a
@@ -42,6 +43,7 @@ public final class ThroughputWatch {
         long clkTck = Long.parseLong(BenchArgs.get(a, "clk-tck", "100"));
         double timeoutSeconds = Double.parseDouble(BenchArgs.get(a, "timeout-seconds", "900"));
         long pollMillis = Long.parseLong(BenchArgs.get(a, "poll-ms", "50"));
+        long warmupRecords = Math.max(1, (long) (expected * Double.parseDouble(BenchArgs.get(a, "warmup-fraction", "0.2"))));
 
         Properties cp = new Properties();
         cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -66,7 +68,7 @@ public final class ThroughputWatch {
             long count;
             while (true) {
                 count = sum(consumer.endOffsets(parts)) - base;
-                if (count > 0 && t0 == 0) {
+                if (count >= warmupRecords && t0 == 0) {
                     t0 = System.nanoTime();
                     ticks0 = cpuTicks(pid);
                     count0 = count;

@@ -46,7 +46,9 @@ public final class KafkaIo {
         // At-least-once is the low-latency mode: send at once (the producer still batches what piles up while a
         // request is in flight). Exactly-once output only becomes visible at the checkpoint, so lingering is free.
         producer.setProperty("linger.ms", guarantee == DeliveryGuarantee.EXACTLY_ONCE ? "5" : "0");
-        producer.setProperty("compression.type", "lz4");
+        // No compression: in a profile of the job lz4 took ~9 % of the TaskManager's Java samples (compressing here
+        // and decompressing in every reader), while Avro records of this size gain little from it.
+        producer.setProperty("compression.type", "none");
         return KafkaSink.<T>builder()
                 .setBootstrapServers(bootstrapServers)
                 .setKafkaProducerConfig(producer)
