@@ -29,6 +29,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -43,9 +45,12 @@ import java.util.stream.Stream;
  * <ul>
  *   <li>requests whose features are missing or of the wrong width get a fallback at once and never reach a batch;</li>
  *   <li>when the model fails on a batch, every request of that batch gets a fallback naming the error;</li>
- *   <li>when the async timeout fires first, the request gets a fallback ("timeout after X ms") instead of failing the
- *       job, and workers skip it if it is still queued.</li>
+ *   <li>when a request is not answered within the timeout, it gets a fallback ("timeout after X ms") instead of
+ *       failing the job, and workers skip it if it is still queued.</li>
  * </ul>
+ *
+ * <p>The timeout is enforced here, by one sweeper thread per subtask, not by the async operator: the operator would
+ * schedule and cancel a timer for every element, which cost more per event than scoring it in a batch.
  *
  * <p>Metrics, in the subgroup {@code inference}: histograms {@code batchSize} (requests per model call) and
  * {@code latencyMicros} (asyncInvoke to completion, any outcome); gauges {@code inFlight} and {@code queued}; counters
@@ -60,14 +65,11 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     private final InferenceSettings settings;
     private final long timeoutMillis;
 
-    private transient DjlScorer model;
-    private transient ModelMetadata metadata;
-    private transient List<Float> priorScores;
-    private transient String priorLabel;
+    private transient ServedModel model;
     private transient MicroBatcher<Pending> batcher;
+    private transient ScheduledExecutorService timeoutSweeper;
     private transient Map<ResultFuture<Prediction>, Pending> pending;
     private transient AtomicInteger inFlight;
-    private transient Path ownedDownloadDir;
     private transient Counter predictions;
     private transient Counter fallbacks;
     private transient Counter timeouts;
@@ -77,12 +79,15 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     private transient Histogram latencyMicros;
 
     /**
-     * @param asyncTimeout the timeout given to the async operator; only used to word the fallback reason
+     * @param timeout how long a request may wait for the model before it is answered with a fallback
      */
-    public BatchingInferenceFunction(InferenceSettings settings, Duration asyncTimeout) {
+    public BatchingInferenceFunction(InferenceSettings settings, Duration timeout) {
         this.settings = Objects.requireNonNull(settings, "settings");
         settings.validate();
-        this.timeoutMillis = asyncTimeout.toMillis();
+        if (timeout.toMillis() < 1) {
+            throw new IllegalArgumentException("timeout must be >= 1 ms, got " + timeout);
+        }
+        this.timeoutMillis = timeout.toMillis();
     }
 
     /**
@@ -94,8 +99,9 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
      */
     public static SingleOutputStreamOperator<Prediction> apply(DataStream<ScoringRequest> requests, InferenceSettings settings,
                                                                Duration timeout, int capacity) {
+        // Operator timeout 0 (none): the function enforces the timeout itself, without a timer per element.
         return AsyncDataStream.unorderedWait(requests, new BatchingInferenceFunction(settings, timeout),
-                timeout.toMillis(), TimeUnit.MILLISECONDS, capacity);
+                0, TimeUnit.MILLISECONDS, capacity);
     }
 
     /**
@@ -106,31 +112,18 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     public static SingleOutputStreamOperator<Prediction> apply(DataStream<ScoringRequest> requests,
                                                                BatchingInferenceFunction function, Duration timeout,
                                                                int capacity, TypeInformation<Prediction> outputType) {
-        if (timeout.toMillis() <= 0 || capacity < 1) {
-            throw new IllegalArgumentException("timeout must be >= 1 ms and capacity >= 1, got " + timeout + ", " + capacity);
+        if (capacity < 1) {
+            throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
         }
         return requests.transform("async wait operator", outputType, new AsyncWaitOperatorFactory<>(
-                requests.getExecutionEnvironment().clean(function), timeout.toMillis(), capacity,
+                requests.getExecutionEnvironment().clean(function), 0, capacity,
                 AsyncDataStream.OutputMode.UNORDERED));
     }
 
     @Override
     public void open(OpenContext openContext) throws Exception {
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-        Path downloadDir;
-        if (settings.downloadDir() != null) {
-            Files.createDirectories(Paths.get(settings.downloadDir()));
-            downloadDir = Files.createTempDirectory(Paths.get(settings.downloadDir()), "subtask-" + subtask + "-");
-        } else {
-            downloadDir = Files.createTempDirectory("flinkai-model-" + subtask + "-");
-        }
-        ownedDownloadDir = downloadDir;
-        ModelArtifacts.LocalModel local = ModelArtifacts.fetch(settings.modelUri(), settings.s3Access(), downloadDir);
-        metadata = local.metadata();
-        model = DjlScorer.load(local);
-        float[] priors = metadata.classPriors();
-        priorScores = toList(priors);
-        priorLabel = metadata.labels().get(ModelMetadata.argmax(priors));
+        model = ServedModel.open(settings, "subtask-" + subtask);
         pending = new ConcurrentHashMap<>();
         inFlight = new AtomicInteger();
 
@@ -145,11 +138,18 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         group.gauge("inFlight", (Gauge<Integer>) () -> inFlight.get());
 
         batcher = new MicroBatcher<>("inference-" + subtask, settings.queueCapacity(), settings.maxBatchSize(),
-                settings.maxWait(), settings.workers(), i -> new WorkerHandler(createWorkerScorer(model)));
+                settings.maxWait(), settings.workers(), i -> new WorkerHandler(createWorkerScorer(model.scorer())));
         group.gauge("queued", (Gauge<Integer>) () -> batcher.queued());
         batcher.start();
-        LOG.info("Inference subtask {} serves {} {} from {} with {}", subtask, metadata.name(), metadata.version(),
-                settings.modelUri(), settings);
+        long sweepMillis = Math.max(1, Math.min(100, timeoutMillis / 10));
+        timeoutSweeper = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "inference-" + subtask + "-timeouts");
+            thread.setDaemon(true);
+            return thread;
+        });
+        timeoutSweeper.scheduleWithFixedDelay(this::expireOverdueRequests, sweepMillis, sweepMillis, TimeUnit.MILLISECONDS);
+        LOG.info("Inference subtask {} serves {} {} from {} with {}", subtask, model.metadata().name(),
+                model.metadata().version(), settings.modelUri(), settings);
     }
 
     /**
@@ -162,37 +162,40 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
 
     /** The metadata of the loaded model (after open). */
     public ModelMetadata metadata() {
-        return metadata;
+        return model.metadata();
     }
 
     @Override
     public void asyncInvoke(ScoringRequest request, ResultFuture<Prediction> resultFuture) throws Exception {
         Pending p = new Pending(request, resultFuture, System.nanoTime());
         inFlight.incrementAndGet();
-        if (request.features == null || request.features.length != metadata.featureCount()) {
+        String invalid = model.invalidFeatures(request);
+        if (invalid != null) {
             invalidRequests.inc();
-            completeWithFallback(p, "invalid features: expected " + metadata.featureCount() + " values, got "
-                    + (request.features == null ? "none" : request.features.length));
+            completeWithFallback(p, invalid);
             return;
         }
         pending.put(resultFuture, p);
         batcher.submit(p);
     }
 
-    @Override
-    public void timeout(ScoringRequest request, ResultFuture<Prediction> resultFuture) {
-        Pending p = pending.get(resultFuture);
-        if (p == null) {
-            return; // already answered
-        }
-        if (completeWithFallback(p, "timeout after " + timeoutMillis + " ms")) {
-            timeouts.inc();
+    /** Answers every request older than the timeout with a fallback; runs on the sweeper thread. */
+    private void expireOverdueRequests() {
+        long overdueBefore = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        for (Pending p : pending.values()) {
+            if (p.enqueuedNanos - overdueBefore <= 0 && completeWithFallback(p, "timeout after " + timeoutMillis + " ms")) {
+                timeouts.inc();
+            }
         }
     }
 
     @Override
     public void close() throws Exception {
         try {
+            if (timeoutSweeper != null) {
+                timeoutSweeper.shutdownNow();
+                timeoutSweeper = null;
+            }
             if (batcher != null) {
                 batcher.close();
             }
@@ -202,10 +205,6 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
                 model.close();
                 model = null;
             }
-            if (ownedDownloadDir != null) {
-                deleteRecursively(ownedDownloadDir);
-                ownedDownloadDir = null;
-            }
         }
     }
 
@@ -214,9 +213,7 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         if (!p.finish()) {
             return false;
         }
-        Prediction prediction = new Prediction(p.request.eventId, p.request.userId, metadata.name(), metadata.version(),
-                toList(scores), metadata.labels().get(ModelMetadata.argmax(scores)), false, null,
-                p.request.eventTimeMillis, p.request.ingestTimeMillis, now);
+        Prediction prediction = model.prediction(p.request, scores, now);
         predictions.inc();
         emit(p, prediction);
         return true;
@@ -226,9 +223,7 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         if (!p.finish()) {
             return false;
         }
-        Prediction prediction = new Prediction(p.request.eventId, p.request.userId, metadata.name(), metadata.version(),
-                new ArrayList<>(priorScores), priorLabel, true, reason,
-                p.request.eventTimeMillis, p.request.ingestTimeMillis, System.currentTimeMillis());
+        Prediction prediction = model.fallback(p.request, reason);
         fallbacks.inc();
         emit(p, prediction);
         return true;
@@ -239,14 +234,6 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         inFlight.decrementAndGet();
         latencyMicros.update((System.nanoTime() - p.enqueuedNanos) / 1_000);
         p.future.complete(Collections.singleton(prediction));
-    }
-
-    private static List<Float> toList(float[] values) {
-        List<Float> list = new ArrayList<>(values.length);
-        for (float v : values) {
-            list.add(v);
-        }
-        return list;
     }
 
     /**
@@ -269,20 +256,6 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         }
         String text = root.getClass().getSimpleName() + (line.isEmpty() ? "" : ": " + line);
         return text.length() > 300 ? text.substring(0, 300) + "..." : text;
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(path -> {
-                try {
-                    Files.deleteIfExists(path);
-                } catch (IOException e) {
-                    LOG.debug("Could not delete {}", path, e);
-                }
-            });
-        } catch (IOException e) {
-            LOG.debug("Could not clean {}", dir, e);
-        }
     }
 
     /** One request between asyncInvoke and its completion. */

@@ -32,13 +32,9 @@ public class PerEventInferenceFunction extends RichMapFunction<ScoringRequest, P
 
     private final InferenceSettings settings;
 
-    private transient DjlScorer model;
+    private transient ServedModel model;
     private transient BatchScorer predictor;
-    private transient ModelMetadata metadata;
-    private transient List<Float> priorScores;
-    private transient String priorLabel;
     private transient float[][] oneRow;
-    private transient Path ownedDownloadDir;
     private transient Counter predictions;
     private transient Counter fallbacks;
 
@@ -51,30 +47,21 @@ public class PerEventInferenceFunction extends RichMapFunction<ScoringRequest, P
     @Override
     public void open(OpenContext openContext) throws Exception {
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-        Path downloadDir = settings.downloadDir() != null
-                ? Files.createTempDirectory(Files.createDirectories(Path.of(settings.downloadDir())), "naive-" + subtask + "-")
-                : Files.createTempDirectory("flinkai-naive-model-" + subtask + "-");
-        ownedDownloadDir = downloadDir;
-        ModelArtifacts.LocalModel local = ModelArtifacts.fetch(settings.modelUri(), settings.s3Access(), downloadDir);
-        metadata = local.metadata();
-        model = DjlScorer.load(local);
-        predictor = model.newPredictor();
+        model = ServedModel.open(settings, "naive-" + subtask);
+        predictor = model.scorer().newPredictor();
         oneRow = new float[1][];
-        float[] priors = metadata.classPriors();
-        priorScores = toList(priors);
-        priorLabel = metadata.labels().get(ModelMetadata.argmax(priors));
         MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
         predictions = group.counter("predictions");
         fallbacks = group.counter("fallbacks");
-        LOG.info("Per-event inference subtask {} serves {} {} from {}", subtask, metadata.name(), metadata.version(),
-                settings.modelUri());
+        LOG.info("Per-event inference subtask {} serves {} {} from {}", subtask, model.metadata().name(),
+                model.metadata().version(), settings.modelUri());
     }
 
     @Override
     public Prediction map(ScoringRequest request) {
-        if (request.features == null || request.features.length != metadata.featureCount()) {
-            return fallback(request, "invalid features: expected " + metadata.featureCount() + " values, got "
-                    + (request.features == null ? "none" : request.features.length));
+        String invalid = model.invalidFeatures(request);
+        if (invalid != null) {
+            return fallback(request, invalid);
         }
         float[] scores;
         try {
@@ -90,16 +77,12 @@ public class PerEventInferenceFunction extends RichMapFunction<ScoringRequest, P
             oneRow[0] = null;
         }
         predictions.inc();
-        return new Prediction(request.eventId, request.userId, metadata.name(), metadata.version(), toList(scores),
-                metadata.labels().get(ModelMetadata.argmax(scores)), false, null, request.eventTimeMillis,
-                request.ingestTimeMillis, System.currentTimeMillis());
+        return model.prediction(request, scores, System.currentTimeMillis());
     }
 
     private Prediction fallback(ScoringRequest request, String reason) {
         fallbacks.inc();
-        return new Prediction(request.eventId, request.userId, metadata.name(), metadata.version(),
-                new ArrayList<>(priorScores), priorLabel, true, reason, request.eventTimeMillis,
-                request.ingestTimeMillis, System.currentTimeMillis());
+        return model.fallback(request, reason);
     }
 
     @Override
@@ -114,32 +97,6 @@ public class PerEventInferenceFunction extends RichMapFunction<ScoringRequest, P
                 model.close();
                 model = null;
             }
-            if (ownedDownloadDir != null) {
-                deleteRecursively(ownedDownloadDir);
-                ownedDownloadDir = null;
-            }
-        }
-    }
-
-    private static List<Float> toList(float[] values) {
-        List<Float> list = new ArrayList<>(values.length);
-        for (float v : values) {
-            list.add(v);
-        }
-        return list;
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(path -> {
-                try {
-                    Files.deleteIfExists(path);
-                } catch (IOException e) {
-                    LOG.debug("Could not delete {}", path, e);
-                }
-            });
-        } catch (IOException e) {
-            LOG.debug("Could not clean {}", dir, e);
         }
     }
 }
