@@ -1,6 +1,7 @@
 package dev.flinkai.jobs.kafka;
 
 import dev.flinkai.operators.ingest.ReceivedRecord;
+import dev.flinkai.schemas.AvroCoders;
 
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.flink.api.common.serialization.SerializationSchema;
@@ -55,10 +56,30 @@ public final class KafkaIo {
                 .setRecordSerializer(KafkaRecordSerializationSchema.<T>builder()
                         .setTopic(topic)
                         .setKeySerializationSchema(key)
-                        .setValueSerializationSchema(AvroSerializationSchema.forSpecific(type))
+                        .setValueSerializationSchema(new FastAvroSerializationSchema<>(type))
                         .build())
                 .setDeliveryGuarantee(guarantee)
                 .setTransactionalIdPrefix(transactionalIdPrefix)
                 .build();
+    }
+
+    /** Flink's Avro serialization with Avro's generated coders switched on in the writing JVM. */
+    private static final class FastAvroSerializationSchema<T extends SpecificRecord> implements SerializationSchema<T> {
+        private final AvroSerializationSchema<T> avro;
+
+        FastAvroSerializationSchema(Class<T> type) {
+            this.avro = AvroSerializationSchema.forSpecific(type);
+        }
+
+        @Override
+        public void open(InitializationContext context) throws Exception {
+            AvroCoders.enable();
+            avro.open(context);
+        }
+
+        @Override
+        public byte[] serialize(T element) {
+            return avro.serialize(element);
+        }
     }
 }

@@ -2,6 +2,7 @@ package dev.flinkai.jobs.kafka;
 
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.operators.ingest.UserEventValidator;
+import dev.flinkai.schemas.AvroCoders;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.UserEvent;
 
@@ -25,6 +26,7 @@ public class UserEventDeserializer implements KafkaRecordDeserializationSchema<R
 
     @Override
     public void open(DeserializationSchema.InitializationContext context) throws Exception {
+        AvroCoders.enable();
         avro.open(context);
     }
 
