@@ -29,4 +29,21 @@ final class CommittedModel {
     static String uri() {
         return modelFile().toUri().toString();
     }
+
+    /** Feature rows for scoring checks: zeros, ones, and a ramp from 0 to almost 1. */
+    static final float[][] SAMPLE_BATCH = {new float[32], ones(32), ramp(32)};
+
+    static float[] ones(int n) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, 1f);
+        return a;
+    }
+
+    static float[] ramp(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = i / (float) n;
+        }
+        return a;
+    }
 }

@@ -30,7 +30,6 @@ class ModelArtifactsS3Test {
     static final S3ProxyExtension S3 = S3ProxyExtension.builder().withCredentials(ACCESS_KEY, SECRET_KEY).build();
 
     private static DjlScorer local;
-    private static final float[][] BATCH = {new float[32], ones(32), ramp(32)};
 
     @BeforeAll
     static void loadLocal() throws IOException {
@@ -85,9 +84,9 @@ class ModelArtifactsS3Test {
         try (DjlScorer fromS3 = DjlScorer.load(fetched);
              BatchScorer s3Predictor = fromS3.newPredictor();
              BatchScorer localPredictor = local.newPredictor()) {
-            float[][] expected = localPredictor.score(BATCH);
-            float[][] actual = s3Predictor.score(BATCH);
-            for (int i = 0; i < BATCH.length; i++) {
+            float[][] expected = localPredictor.score(CommittedModel.SAMPLE_BATCH);
+            float[][] actual = s3Predictor.score(CommittedModel.SAMPLE_BATCH);
+            for (int i = 0; i < CommittedModel.SAMPLE_BATCH.length; i++) {
                 for (int c = 0; c < 4; c++) {
                     assertThat(actual[i][c]).isCloseTo(expected[i][c], within(1e-6f));
                 }
@@ -123,20 +122,6 @@ class ModelArtifactsS3Test {
                 new ModelArtifacts.S3Access(endpoint(), ACCESS_KEY, "wrong-secret", null), downloads))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(uri);
-    }
-
-    private static float[] ones(int n) {
-        float[] a = new float[n];
-        java.util.Arrays.fill(a, 1f);
-        return a;
-    }
-
-    private static float[] ramp(int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = i / (float) n;
-        }
-        return a;
     }
 
     private static java.util.List<String> liveOkHttpThreads() {

@@ -15,7 +15,6 @@ import static org.assertj.core.api.Assertions.within;
 class ModelArtifactsTest {
 
     private static DjlScorer local;
-    private static final float[][] BATCH = {new float[32], ones(32), ramp(32)};
 
     @BeforeAll
     static void loadLocal() throws IOException {
@@ -41,7 +40,7 @@ class ModelArtifactsTest {
         assertThat(metadata.version()).isNotBlank();
 
         try (BatchScorer predictor = local.newPredictor()) {
-            float[][] scores = predictor.score(BATCH);
+            float[][] scores = predictor.score(CommittedModel.SAMPLE_BATCH);
             assertThat(scores).hasDimensions(3, 4);
             for (float[] row : scores) {
                 float sum = 0;
@@ -70,19 +69,5 @@ class ModelArtifactsTest {
         assertThat(ModelArtifacts.metadataNameFor("a/b/next_event_mlp.pt")).isEqualTo("a/b/next_event_mlp.json");
         assertThat(ModelArtifacts.metadataNameFor("model")).isEqualTo("model.json");
         assertThat(ModelArtifacts.metadataNameFor("dir.v1/model")).isEqualTo("dir.v1/model.json");
-    }
-
-    private static float[] ones(int n) {
-        float[] a = new float[n];
-        java.util.Arrays.fill(a, 1f);
-        return a;
-    }
-
-    private static float[] ramp(int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = i / (float) n;
-        }
-        return a;
     }
 }
