@@ -1,13 +1,28 @@
 package dev.flinkai.jobs.bench;
 
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Properties;
 
 /** {@code --key value} arguments and a tiny JSON writer for the benchmark mains (no extra dependencies). */
 final class BenchArgs {
 
     private BenchArgs() {}
+
+    /** A byte-array consumer of the bench tools: manual offsets, the given isolation level. */
+    static Properties consumerProperties(String bootstrap, String isolationLevel) {
+        Properties cp = new Properties();
+        cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        cp.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        cp.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        cp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolationLevel);
+        return cp;
+    }
 
     static Map<String, String> parse(String[] args) {
         Map<String, String> m = new LinkedHashMap<>();

@@ -19,7 +19,6 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.io.ByteArrayOutputStream;
@@ -82,12 +81,7 @@ public final class LatencyProbe {
         long[] counts = new long[4]; // received (measured), duplicates, fallbacks, foreign
 
         // Consumer first, positioned at the end of every partition, so no prediction of ours is missed.
-        Properties cp = new Properties();
-        cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        cp.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        cp.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        cp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        Properties cp = BenchArgs.consumerProperties(bootstrap, "read_committed");
         cp.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "100");
         KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(cp);
         List<TopicPartition> parts = new ArrayList<>();

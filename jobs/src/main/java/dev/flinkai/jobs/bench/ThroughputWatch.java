@@ -1,10 +1,8 @@
 package dev.flinkai.jobs.bench;
 
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -45,11 +43,7 @@ public final class ThroughputWatch {
         long pollMillis = Long.parseLong(BenchArgs.get(a, "poll-ms", "50"));
         long warmupRecords = Math.max(1, (long) (expected * Double.parseDouble(BenchArgs.get(a, "warmup-fraction", "0.2"))));
 
-        Properties cp = new Properties();
-        cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        cp.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        cp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+        Properties cp = BenchArgs.consumerProperties(bootstrap, "read_uncommitted");
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(cp)) {
             List<TopicPartition> parts = new ArrayList<>();
             for (PartitionInfo p : consumer.partitionsFor(topic)) {

@@ -10,7 +10,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,12 +37,7 @@ public final class TopicStats {
         Map<String, String> a = BenchArgs.parse(args);
         String bootstrap = BenchArgs.get(a, "bootstrap", "127.0.0.1:9092");
         String topic = BenchArgs.get(a, "topic", null);
-        Properties cp = new Properties();
-        cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        cp.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        cp.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        cp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        Properties cp = BenchArgs.consumerProperties(bootstrap, "read_committed");
         cp.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
         long records = 0;
         long events = 0;
