@@ -17,24 +17,18 @@ import org.apache.flink.streaming.api.operators.async.AsyncWaitOperatorFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 /**
  * Async model inference with micro-batching. {@link #asyncInvoke} only enqueues; worker threads (each with its own DJL
@@ -68,7 +62,7 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     private transient ServedModel model;
     private transient MicroBatcher<Pending> batcher;
     private transient ScheduledExecutorService timeoutSweeper;
-    private transient Map<ResultFuture<Prediction>, Pending> pending;
+    private transient Set<Pending> pending; // submitted to the batcher, not yet answered
     private transient AtomicInteger inFlight;
     private transient Counter predictions;
     private transient Counter fallbacks;
@@ -124,7 +118,7 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     public void open(OpenContext openContext) throws Exception {
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         model = ServedModel.open(settings, "subtask-" + subtask);
-        pending = new ConcurrentHashMap<>();
+        pending = ConcurrentHashMap.newKeySet();
         inFlight = new AtomicInteger();
 
         MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
@@ -175,14 +169,14 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
             completeWithFallback(p, invalid);
             return;
         }
-        pending.put(resultFuture, p);
+        pending.add(p);
         batcher.submit(p);
     }
 
     /** Answers every request older than the timeout with a fallback; runs on the sweeper thread. */
     private void expireOverdueRequests() {
         long overdueBefore = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        for (Pending p : pending.values()) {
+        for (Pending p : pending) {
             if (p.enqueuedNanos - overdueBefore <= 0 && completeWithFallback(p, "timeout after " + timeoutMillis + " ms")) {
                 timeouts.inc();
             }
@@ -230,7 +224,7 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     }
 
     private void emit(Pending p, Prediction prediction) {
-        pending.remove(p.future);
+        pending.remove(p);
         inFlight.decrementAndGet();
         latencyMicros.update((System.nanoTime() - p.enqueuedNanos) / 1_000);
         p.future.complete(Collections.singleton(prediction));

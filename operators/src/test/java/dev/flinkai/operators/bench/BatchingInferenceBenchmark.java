@@ -41,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * result future completed. One worker, max wait 2 ms, max batch size as the parameter. The score is nanoseconds per
  * request: enqueue, batching, the DJL call, building the Prediction, completing the future.
  *
- * <p>What it leaves out: Flink's AsyncWaitOperator (its queue, mailbox, timers and output), so it measures the
+ * <p>What it leaves out: Flink's AsyncWaitOperator (its queue, mailbox and output), so it measures the
  * function's share of the per-event cost.
  */
 @State(Scope.Thread)
