@@ -26,6 +26,7 @@ import org.apache.flink.util.ParameterTool;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -108,9 +109,17 @@ public final class ContextInferenceJob {
     /** Wires the job between any record source and sinks, so tests can run it on their own inputs and outputs. */
     public static void buildPipeline(DataStream<ReceivedRecord> records, Sink<Prediction> predictions,
                                      Sink<DeadLetter> deadLetters, ContextInferenceSettings settings) {
-        buildPipeline(records, predictions, deadLetters, settings, requests -> PipelineOperator.MODEL_INFERENCE.on(
-                BatchingInferenceFunction.apply(requests, inferenceSettings(settings), settings.inferenceTimeout,
-                        settings.inferenceCapacity)));
+        buildPipeline(records, predictions, deadLetters, settings, requests -> {
+            DataStream<List<ScoringRequest>> batches = PipelineOperator.MICRO_BATCHES.on(
+                    BatchingInferenceFunction.batches(requests, settings.maxBatchSize, settings.maxBatchWait));
+            return PipelineOperator.MODEL_INFERENCE.on(BatchingInferenceFunction.apply(batches,
+                    inferenceSettings(settings), settings.inferenceTimeout, batchesInFlight(settings)));
+        });
+    }
+
+    /** inference.capacity counts requests; the async operator counts batches. */
+    static int batchesInFlight(ContextInferenceSettings settings) {
+        return Math.max(1, (settings.inferenceCapacity + settings.maxBatchSize - 1) / settings.maxBatchSize);
     }
 
     /**
@@ -134,11 +143,9 @@ public final class ContextInferenceJob {
     public static InferenceSettings inferenceSettings(ContextInferenceSettings settings) {
         return InferenceSettings.forModel(settings.modelUri)
                 .s3(settings.s3Endpoint, settings.s3AccessKey, settings.s3SecretKey)
-                .maxBatchSize(settings.maxBatchSize)
-                .maxWait(settings.maxBatchWait)
                 .workers(settings.inferenceWorkers)
                 // Never block the task thread: the async operator already bounds what is in flight.
-                .queueCapacity(settings.inferenceCapacity);
+                .queueCapacity(batchesInFlight(settings));
     }
 
     private static ParameterTool withSecretsMasked(ParameterTool params) {

@@ -62,6 +62,10 @@ public final class ContextInferenceSettings implements Serializable {
             throw new IllegalArgumentException("Invalid setting --kafka.transaction-timeout " + transactionTimeout
                     + ": must exceed --checkpoint.interval " + checkpointInterval + ", or transactions expire before they commit");
         }
+        if (!maxBatchWait.isZero() && maxBatchWait.toMillis() < 1) {
+            throw new IllegalArgumentException("Invalid setting --inference.max-wait " + maxBatchWait
+                    + ": must be 0 (no waiting) or at least 1 ms (timers have millisecond resolution)");
+        }
         if (modelUri.startsWith("s3://") && s3Endpoint == null) {
             throw new IllegalArgumentException("Missing setting --s3.endpoint (or env S3_ENDPOINT), needed for --model.uri " + modelUri);
         }

@@ -11,7 +11,11 @@ public enum PipelineOperator {
     EVENTS_SOURCE("kafka-user-events-source", "Kafka source: user events"),
     DEAD_LETTER_ROUTER("dead-letter-router", "Route invalid records to dead letters"),
     USER_CONTEXT("user-context", "Per-user context and features"),
-    MODEL_INFERENCE("model-inference", "Async micro-batched model inference"),
+    MICRO_BATCHES("micro-batches", "Group requests into micro-batches"),
+    // Holds the batches in flight; renamed when they became lists of requests (savepoints of the per-request version
+    // cannot be mapped: take them with stop --drain, which leaves nothing in flight, and restore with
+    // allowNonRestoredState).
+    MODEL_INFERENCE("model-inference-batches", "Async model inference"),
     PREDICTIONS_SINK("kafka-predictions-sink", "Kafka sink: predictions"),
     DEAD_LETTERS_SINK("kafka-dead-letters-sink", "Kafka sink: dead letters"),
     GENERATOR_SOURCE("simulated-user-events", "Simulated user events"),

@@ -36,5 +36,7 @@ class ContextInferenceSettingsTest {
                 .hasMessageContaining("--kafka.transaction-timeout");
         assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "s3://models/m.pt"))
                 .hasMessageContaining("--s3.endpoint");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--inference.max-wait", "500000ns"))
+                .hasMessageContaining("--inference.max-wait").hasMessageContaining("at least 1 ms");
     }
 }

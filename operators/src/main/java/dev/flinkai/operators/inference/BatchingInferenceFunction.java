@@ -19,39 +19,35 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Async model inference with micro-batching. {@link #asyncInvoke} only enqueues; worker threads (each with its own DJL
- * predictor) score whole batches and complete every request's future with a {@link Prediction}.
+ * Async model inference on micro-batches. Each input is a list of requests (made by {@link MicroBatchOperator} on the
+ * task thread); {@link #asyncInvoke} only hands the list to a worker thread, which scores it in one model call with its
+ * own DJL predictor and completes the list's future with one {@link Prediction} per request.
  *
- * <p>Every request completes exactly once from this side, with either the model's answer or a fallback (the model's
- * class priors, {@code fallback=true}, a {@code fallbackReason}):
+ * <p>Every request is answered exactly once, with either the model's answer or a fallback (the model's class priors,
+ * {@code fallback=true}, a {@code fallbackReason}):
  * <ul>
- *   <li>requests whose features are missing or of the wrong width get a fallback at once and never reach a batch;</li>
+ *   <li>requests whose features are missing or of the wrong width get a fallback and never reach the model;</li>
  *   <li>when the model fails on a batch, every request of that batch gets a fallback naming the error;</li>
- *   <li>when a request is not answered within the timeout, it gets a fallback ("timeout after X ms") instead of
- *       failing the job, and workers skip it if it is still queued.</li>
+ *   <li>when a batch is not answered within the async operator's timeout, its requests get a fallback ("timeout after
+ *       X ms") instead of failing the job, and a worker skips the batch if it has not started it.</li>
  * </ul>
  *
- * <p>The timeout is enforced here, by one sweeper thread per subtask, not by the async operator: the operator would
- * schedule and cancel a timer for every element, which cost more per event than scoring it in a batch.
- *
  * <p>Metrics, in the subgroup {@code inference}: histograms {@code batchSize} (requests per model call) and
- * {@code latencyMicros} (asyncInvoke to completion, any outcome); gauges {@code inFlight} and {@code queued}; counters
- * {@code predictions} (model answers), {@code fallbacks} (all fallbacks), {@code timeouts}, {@code modelErrors} (failed
- * batches) and {@code invalidRequests}.
+ * {@code latencyMicros} (per batch: asyncInvoke to completion, any outcome); gauges {@code inFlight} (requests) and
+ * {@code queued} (batches waiting for a worker); counters {@code predictions} (model answers), {@code fallbacks} (all
+ * fallbacks), {@code timeouts} (requests answered by the timeout), {@code modelErrors} (failed batches) and
+ * {@code invalidRequests}.
  */
-public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest, Prediction> {
+public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringRequest>, Prediction> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(BatchingInferenceFunction.class);
     private static final int HISTOGRAM_WINDOW = 10_000;
@@ -60,9 +56,8 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     private final long timeoutMillis;
 
     private transient ServedModel model;
-    private transient MicroBatcher<Pending> batcher;
-    private transient ScheduledExecutorService timeoutSweeper;
-    private transient Set<Pending> pending; // submitted to the batcher, not yet answered
+    private transient WorkerPool<Batch> workers;
+    private transient Map<ResultFuture<Prediction>, Batch> unanswered; // handed to a worker, not yet answered
     private transient AtomicInteger inFlight;
     private transient Counter predictions;
     private transient Counter fallbacks;
@@ -73,7 +68,8 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     private transient Histogram latencyMicros;
 
     /**
-     * @param timeout how long a request may wait for the model before it is answered with a fallback
+     * @param timeout how long a batch may wait for the model before its requests are answered with fallbacks (the async
+     *                operator's timeout: {@link #apply} sets it)
      */
     public BatchingInferenceFunction(InferenceSettings settings, Duration timeout) {
         this.settings = Objects.requireNonNull(settings, "settings");
@@ -85,32 +81,40 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     }
 
     /**
-     * Adds unordered async inference to {@code requests}. The caller sets uid, name and parallelism on the result. The
+     * Groups {@code requests} into the batches this function scores: up to {@code maxSize} requests, waiting at most
+     * {@code maxWait} for a batch to fill (see {@link MicroBatchOperator}). The caller sets uid and name.
+     */
+    public static SingleOutputStreamOperator<List<ScoringRequest>> batches(DataStream<ScoringRequest> requests,
+                                                                          int maxSize, Duration maxWait) {
+        return requests.transform("micro-batch", ScoringBatchSerializer.TYPE, new MicroBatchOperator<>(maxSize, maxWait));
+    }
+
+    /**
+     * Adds unordered async inference to {@code batches}. The caller sets uid, name and parallelism on the result. The
      * output type is extracted by Flink (an Avro type: needs flink-avro on the job's classpath).
      *
-     * @param timeout  per-request timeout; a request still unanswered by then gets a fallback prediction
-     * @param capacity maximum requests in flight per subtask (keep it at or below {@code settings.queueCapacity()})
+     * @param timeout  per-batch timeout; a batch still unanswered by then gets fallback predictions
+     * @param capacity maximum batches in flight per subtask (keep it at or below {@code settings.queueCapacity()})
      */
-    public static SingleOutputStreamOperator<Prediction> apply(DataStream<ScoringRequest> requests, InferenceSettings settings,
-                                                               Duration timeout, int capacity) {
-        // Operator timeout 0 (none): the function enforces the timeout itself, without a timer per element.
-        return AsyncDataStream.unorderedWait(requests, new BatchingInferenceFunction(settings, timeout),
-                0, TimeUnit.MILLISECONDS, capacity);
+    public static SingleOutputStreamOperator<Prediction> apply(DataStream<List<ScoringRequest>> batches,
+                                                               InferenceSettings settings, Duration timeout, int capacity) {
+        return AsyncDataStream.unorderedWait(batches, new BatchingInferenceFunction(settings, timeout),
+                timeout.toMillis(), TimeUnit.MILLISECONDS, capacity);
     }
 
     /**
      * As {@link #apply(DataStream, InferenceSettings, Duration, int)} with a prepared function (e.g. a subclass) and an
      * explicit output type, so no type extraction happens. Builds the same operator as
-     * {@link AsyncDataStream#unorderedWait}.
+     * {@link AsyncDataStream#unorderedWait}, with the function's timeout.
      */
-    public static SingleOutputStreamOperator<Prediction> apply(DataStream<ScoringRequest> requests,
-                                                               BatchingInferenceFunction function, Duration timeout,
-                                                               int capacity, TypeInformation<Prediction> outputType) {
+    public static SingleOutputStreamOperator<Prediction> apply(DataStream<List<ScoringRequest>> batches,
+                                                               BatchingInferenceFunction function, int capacity,
+                                                               TypeInformation<Prediction> outputType) {
         if (capacity < 1) {
             throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
         }
-        return requests.transform("async wait operator", outputType, new AsyncWaitOperatorFactory<>(
-                requests.getExecutionEnvironment().clean(function), 0, capacity,
+        return batches.transform("async wait operator", outputType, new AsyncWaitOperatorFactory<>(
+                batches.getExecutionEnvironment().clean(function), function.timeoutMillis, capacity,
                 AsyncDataStream.OutputMode.UNORDERED));
     }
 
@@ -118,7 +122,7 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     public void open(OpenContext openContext) throws Exception {
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         model = ServedModel.open(settings, "subtask-" + subtask);
-        pending = ConcurrentHashMap.newKeySet();
+        unanswered = new ConcurrentHashMap<>();
         inFlight = new AtomicInteger();
 
         MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
@@ -131,17 +135,10 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         latencyMicros = group.histogram("latencyMicros", new SynchronizedHistogram(HISTOGRAM_WINDOW));
         group.gauge("inFlight", (Gauge<Integer>) () -> inFlight.get());
 
-        batcher = new MicroBatcher<>("inference-" + subtask, settings.queueCapacity(), settings.maxBatchSize(),
-                settings.maxWait(), settings.workers(), i -> new WorkerHandler(createWorkerScorer(model.scorer())));
-        group.gauge("queued", (Gauge<Integer>) () -> batcher.queued());
-        batcher.start();
-        long sweepMillis = Math.max(1, Math.min(100, timeoutMillis / 10));
-        timeoutSweeper = Executors.newSingleThreadScheduledExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "inference-" + subtask + "-timeouts");
-            thread.setDaemon(true);
-            return thread;
-        });
-        timeoutSweeper.scheduleWithFixedDelay(this::expireOverdueRequests, sweepMillis, sweepMillis, TimeUnit.MILLISECONDS);
+        workers = new WorkerPool<>("inference-" + subtask, settings.queueCapacity(), settings.workers(),
+                i -> new WorkerHandler(createWorkerScorer(model.scorer())));
+        group.gauge("queued", (Gauge<Integer>) () -> workers.queued());
+        workers.start();
         LOG.info("Inference subtask {} serves {} {} from {} with {}", subtask, model.metadata().name(),
                 model.metadata().version(), settings.modelUri(), settings);
     }
@@ -160,41 +157,69 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     }
 
     @Override
-    public void asyncInvoke(ScoringRequest request, ResultFuture<Prediction> resultFuture) throws Exception {
-        Pending p = new Pending(request, resultFuture, System.nanoTime());
-        inFlight.incrementAndGet();
-        String invalid = model.invalidFeatures(request);
-        if (invalid != null) {
-            invalidRequests.inc();
-            completeWithFallback(p, invalid);
+    public void asyncInvoke(List<ScoringRequest> requests, ResultFuture<Prediction> resultFuture) throws Exception {
+        inFlight.addAndGet(requests.size());
+        List<ScoringRequest> scorable = requests;
+        List<Prediction> refused = List.of();
+        if (!allScorable(requests)) { // the rare path: split the batch
+            scorable = new ArrayList<>(requests.size());
+            refused = new ArrayList<>();
+            for (ScoringRequest r : requests) {
+                String invalid = model.invalidFeatures(r);
+                if (invalid == null) {
+                    scorable.add(r);
+                } else {
+                    invalidRequests.inc();
+                    fallbacks.inc();
+                    refused.add(model.fallback(r, invalid));
+                }
+            }
+        }
+        Batch batch = new Batch(scorable, refused, requests.size(), resultFuture, System.nanoTime());
+        if (scorable.isEmpty()) {
+            complete(batch, refused);
             return;
         }
-        pending.add(p);
-        batcher.submit(p);
+        unanswered.put(resultFuture, batch);
+        workers.submit(batch);
     }
 
-    /** Answers every request older than the timeout with a fallback; runs on the sweeper thread. */
-    private void expireOverdueRequests() {
-        long overdueBefore = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        for (Pending p : pending) {
-            if (p.enqueuedNanos - overdueBefore <= 0 && completeWithFallback(p, "timeout after " + timeoutMillis + " ms")) {
-                timeouts.inc();
+    private boolean allScorable(List<ScoringRequest> requests) {
+        for (ScoringRequest r : requests) {
+            if (model.invalidFeatures(r) != null) {
+                return false;
             }
+        }
+        return true;
+    }
+
+    /** The async operator's timer for this batch fired (on the task thread): answer what is still open with fallbacks. */
+    @Override
+    public void timeout(List<ScoringRequest> requests, ResultFuture<Prediction> resultFuture) {
+        Batch batch = unanswered.get(resultFuture);
+        if (batch == null || batch.isDone()) {
+            return; // being completed by its worker right now
+        }
+        String reason = "timeout after " + timeoutMillis + " ms";
+        List<Prediction> answers = new ArrayList<>(batch.total);
+        answers.addAll(batch.refused);
+        for (ScoringRequest r : batch.scorable) {
+            answers.add(model.fallback(r, reason));
+        }
+        if (complete(batch, answers)) {
+            timeouts.inc(batch.scorable.size());
+            fallbacks.inc(batch.scorable.size());
         }
     }
 
     @Override
     public void close() throws Exception {
         try {
-            if (timeoutSweeper != null) {
-                timeoutSweeper.shutdownNow();
-                timeoutSweeper = null;
-            }
-            if (batcher != null) {
-                batcher.close();
+            if (workers != null) {
+                workers.close();
             }
         } finally {
-            batcher = null;
+            workers = null;
             if (model != null) {
                 model.close();
                 model = null;
@@ -202,32 +227,16 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         }
     }
 
-    /** Completes {@code p} with the model's answer unless it was completed before; true if this call completed it. */
-    private boolean completeWithScores(Pending p, float[] scores, long now) {
-        if (!p.finish()) {
+    /** Completes the batch's future unless it was completed before; true if this call completed it. */
+    private boolean complete(Batch batch, List<Prediction> answers) {
+        if (!batch.finish()) {
             return false;
         }
-        Prediction prediction = model.prediction(p.request, scores, now);
-        predictions.inc();
-        emit(p, prediction);
+        unanswered.remove(batch.future);
+        inFlight.addAndGet(-batch.total);
+        latencyMicros.update((System.nanoTime() - batch.startNanos) / 1_000);
+        batch.future.complete(answers);
         return true;
-    }
-
-    private boolean completeWithFallback(Pending p, String reason) {
-        if (!p.finish()) {
-            return false;
-        }
-        Prediction prediction = model.fallback(p.request, reason);
-        fallbacks.inc();
-        emit(p, prediction);
-        return true;
-    }
-
-    private void emit(Pending p, Prediction prediction) {
-        pending.remove(p);
-        inFlight.decrementAndGet();
-        latencyMicros.update((System.nanoTime() - p.enqueuedNanos) / 1_000);
-        p.future.complete(Collections.singleton(prediction));
     }
 
     /**
@@ -252,17 +261,23 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         return text.length() > 300 ? text.substring(0, 300) + "..." : text;
     }
 
-    /** One request between asyncInvoke and its completion. */
-    private static final class Pending {
-        final ScoringRequest request;
+    /** One list of requests between asyncInvoke and its completion. */
+    private static final class Batch {
+        final List<ScoringRequest> scorable;
+        /** Fallbacks for requests that could not be scored, sent along with the model's answers. */
+        final List<Prediction> refused;
+        final int total;
         final ResultFuture<Prediction> future;
-        final long enqueuedNanos;
+        final long startNanos;
         private final AtomicBoolean done = new AtomicBoolean();
 
-        Pending(ScoringRequest request, ResultFuture<Prediction> future, long enqueuedNanos) {
-            this.request = request;
+        Batch(List<ScoringRequest> scorable, List<Prediction> refused, int total, ResultFuture<Prediction> future,
+              long startNanos) {
+            this.scorable = scorable;
+            this.refused = refused;
+            this.total = total;
             this.future = future;
-            this.enqueuedNanos = enqueuedNanos;
+            this.startNanos = startNanos;
         }
 
         boolean finish() {
@@ -275,7 +290,7 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
     }
 
     /** Runs on one worker thread with that thread's scorer. */
-    private final class WorkerHandler implements MicroBatcher.BatchHandler<Pending> {
+    private final class WorkerHandler implements WorkerPool.Handler<Batch> {
         private final BatchScorer scorer;
 
         WorkerHandler(BatchScorer scorer) {
@@ -283,20 +298,17 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
         }
 
         @Override
-        public void handle(List<Pending> batch) {
-            List<Pending> live = new ArrayList<>(batch.size());
-            for (Pending p : batch) {
-                if (!p.isDone()) { // its timeout already answered it
-                    live.add(p);
-                }
-            }
-            if (live.isEmpty()) {
+        public void handle(Batch batch) {
+            if (batch.isDone()) { // its timeout already answered it
                 return;
             }
+            List<ScoringRequest> requests = batch.scorable;
+            List<Prediction> answers = new ArrayList<>(batch.total);
+            answers.addAll(batch.refused);
             try {
-                float[][] rows = new float[live.size()][];
+                float[][] rows = new float[requests.size()][];
                 for (int i = 0; i < rows.length; i++) {
-                    rows[i] = live.get(i).request.features;
+                    rows[i] = requests.get(i).features;
                 }
                 batchSize.update(rows.length);
                 float[][] scores = scorer.score(rows);
@@ -306,14 +318,21 @@ public class BatchingInferenceFunction extends RichAsyncFunction<ScoringRequest,
                 }
                 long now = System.currentTimeMillis();
                 for (int i = 0; i < rows.length; i++) {
-                    completeWithScores(live.get(i), scores[i], now);
+                    answers.add(model.prediction(requests.get(i), scores[i], now));
+                }
+                if (complete(batch, answers)) {
+                    predictions.inc(rows.length);
                 }
             } catch (Throwable t) {
                 modelErrors.inc();
                 String reason = "model error: " + describe(t);
-                LOG.warn("Inference failed on a batch of {}; answering it with class priors: {}", live.size(), reason);
-                for (Pending p : live) {
-                    completeWithFallback(p, reason);
+                LOG.warn("Inference failed on a batch of {}; answering it with class priors: {}", requests.size(), reason);
+                answers.subList(batch.refused.size(), answers.size()).clear();
+                for (ScoringRequest r : requests) {
+                    answers.add(model.fallback(r, reason));
+                }
+                if (complete(batch, answers)) {
+                    fallbacks.inc(requests.size());
                 }
                 if (t instanceof InterruptedException) {
                     Thread.currentThread().interrupt();

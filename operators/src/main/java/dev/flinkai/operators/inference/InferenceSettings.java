@@ -1,11 +1,10 @@
 package dev.flinkai.operators.inference;
 
 import java.io.Serializable;
-import java.time.Duration;
 import java.util.Objects;
 
 /**
- * How {@link BatchingInferenceFunction} finds its model and batches requests. Mutable with fluent setters; copied into
+ * How {@link BatchingInferenceFunction} finds its model and how many threads score with it. Mutable with fluent setters; copied into
  * the function when the job graph is built (Java serialization).
  *
  * <table>
@@ -14,17 +13,13 @@ import java.util.Objects;
  *   <tr><td>s3Endpoint, s3AccessKey, s3SecretKey, s3Region</td><td>null: env S3_ENDPOINT, AWS_ACCESS_KEY_ID,
  *       AWS_SECRET_ACCESS_KEY, AWS_REGION (region then us-east-1)</td></tr>
  *   <tr><td>downloadDir</td><td>null: a fresh temp directory per subtask, deleted on close</td></tr>
- *   <tr><td>maxBatchSize</td><td>64</td></tr>
- *   <tr><td>maxWait</td><td>2 ms</td></tr>
  *   <tr><td>workers</td><td>1 (threads per subtask, each with its own predictor)</td></tr>
- *   <tr><td>queueCapacity</td><td>10 000 (requests waiting for a worker; keep it above the async capacity)</td></tr>
+ *   <tr><td>queueCapacity</td><td>10 000 (batches waiting for a worker; keep it at or above the async capacity)</td></tr>
  * </table>
  */
 public class InferenceSettings implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    public static final int DEFAULT_MAX_BATCH_SIZE = 64;
-    public static final Duration DEFAULT_MAX_WAIT = Duration.ofMillis(2);
     public static final int DEFAULT_WORKERS = 1;
     public static final int DEFAULT_QUEUE_CAPACITY = 10_000;
 
@@ -34,8 +29,6 @@ public class InferenceSettings implements Serializable {
     private String s3SecretKey;
     private String s3Region;
     private String downloadDir;
-    private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
-    private Duration maxWait = DEFAULT_MAX_WAIT;
     private int workers = DEFAULT_WORKERS;
     private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
 
@@ -68,22 +61,6 @@ public class InferenceSettings implements Serializable {
         return this;
     }
 
-    public InferenceSettings maxBatchSize(int size) {
-        if (size < 1) {
-            throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + size);
-        }
-        this.maxBatchSize = size;
-        return this;
-    }
-
-    public InferenceSettings maxWait(Duration wait) {
-        if (wait == null || wait.isNegative()) {
-            throw new IllegalArgumentException("maxWait must be >= 0, got " + wait);
-        }
-        this.maxWait = wait;
-        return this;
-    }
-
     public InferenceSettings workers(int count) {
         if (count < 1) {
             throw new IllegalArgumentException("workers must be >= 1, got " + count);
@@ -112,14 +89,6 @@ public class InferenceSettings implements Serializable {
         return downloadDir;
     }
 
-    public int maxBatchSize() {
-        return maxBatchSize;
-    }
-
-    public Duration maxWait() {
-        return maxWait;
-    }
-
     public int workers() {
         return workers;
     }
@@ -132,12 +101,11 @@ public class InferenceSettings implements Serializable {
         if (modelUri == null || modelUri.isBlank()) {
             throw new IllegalArgumentException("InferenceSettings: modelUri is required");
         }
-        Objects.requireNonNull(maxWait, "maxWait");
     }
 
     @Override
     public String toString() {
-        return "InferenceSettings{modelUri=" + modelUri + ", s3Endpoint=" + s3Endpoint + ", maxBatchSize=" + maxBatchSize
-                + ", maxWait=" + maxWait + ", workers=" + workers + ", queueCapacity=" + queueCapacity + "}";
+        return "InferenceSettings{modelUri=" + modelUri + ", s3Endpoint=" + s3Endpoint 
+                + ", workers=" + workers + ", queueCapacity=" + queueCapacity + "}";
     }
 }

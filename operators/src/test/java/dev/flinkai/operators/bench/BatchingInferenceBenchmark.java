@@ -30,19 +30,22 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The real {@link BatchingInferenceFunction} (open with a plain runtime context, no Flink operator around it) scoring
- * with the committed model: {@code asyncInvoke} of a burst of {@value #BURST} realistic requests, then wait until every
- * result future completed. One worker, max wait 2 ms, max batch size as the parameter. The score is nanoseconds per
- * request: enqueue, batching, the DJL call, building the Prediction, completing the future.
+ * with the committed model: a burst of {@value #BURST} realistic requests as lists of {@code maxBatchSize} (what
+ * {@link dev.flinkai.operators.inference.MicroBatchOperator} emits when lists close full), one {@code asyncInvoke} per
+ * list, then wait until every list's result future completed. One worker. The score is nanoseconds per request: the
+ * feature check, the hand-over of the list to the worker, the DJL call, building the Predictions, completing the future.
  *
- * <p>What it leaves out: Flink's AsyncWaitOperator (its queue, mailbox and output), so it measures the
- * function's share of the per-event cost.
+ * <p>What it leaves out: the batching itself (see {@code MicroBatchOperatorBenchmark}) and Flink's AsyncWaitOperator
+ * (its queue, timers, mailbox and output), so it measures the function's share of the per-event cost.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -52,7 +55,7 @@ import java.util.concurrent.atomic.AtomicLong;
 @Fork(1)
 public class BatchingInferenceBenchmark {
 
-    static final int BURST = 1024; // a multiple of every maxBatchSize below: batches close full, no maxWait stall
+    static final int BURST = 1024; // a multiple of every maxBatchSize below: every list is full
 
     @Param({"1", "16", "64", "256"})
     public int maxBatchSize;
@@ -62,20 +65,23 @@ public class BatchingInferenceBenchmark {
     private final AtomicLong modelCalls = new AtomicLong();
     private final AtomicLong modelRows = new AtomicLong();
     private BatchingInferenceFunction function;
-    private ScoringRequest[] requests;
+    private List<List<ScoringRequest>> lists;
     private long target;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
         BenchData.Sample[] samples = BenchData.samples(BURST, false);
-        requests = new ScoringRequest[BURST];
-        for (int i = 0; i < BURST; i++) {
-            var e = samples[i].event();
-            requests[i] = new ScoringRequest(e.getEventId().toString(), e.getUserId().toString(), e.getPriority(),
-                    e.getEventTimeMillis(), e.getEventTimeMillis(), samples[i].features());
+        lists = new ArrayList<>();
+        for (int from = 0; from < BURST; from += maxBatchSize) {
+            List<ScoringRequest> list = new ArrayList<>(maxBatchSize);
+            for (int i = from; i < from + maxBatchSize; i++) {
+                var e = samples[i].event();
+                list.add(new ScoringRequest(e.getEventId().toString(), e.getUserId().toString(), e.getPriority(),
+                        e.getEventTimeMillis(), e.getEventTimeMillis(), samples[i].features()));
+            }
+            lists.add(list);
         }
-        InferenceSettings settings = InferenceSettings.forModel(BenchData.committedModel().toUri().toString())
-                .maxBatchSize(maxBatchSize).maxWait(Duration.ofMillis(2)).workers(1);
+        InferenceSettings settings = InferenceSettings.forModel(BenchData.committedModel().toUri().toString()).workers(1);
         function = new CallCountingFunction(settings, modelCalls, modelRows);
         function.setRuntimeContext(new RuntimeUDFContext(new TaskInfoImpl("bench", 1, 0, 1, 0),
                 getClass().getClassLoader(), new ExecutionConfig(), new HashMap<>(), new HashMap<>(),
@@ -86,8 +92,8 @@ public class BatchingInferenceBenchmark {
     @Benchmark
     @OperationsPerInvocation(BURST)
     public long asyncInvokeBurst() throws Exception {
-        for (ScoringRequest r : requests) {
-            function.asyncInvoke(r, new Counting()); // one future per element, as Flink's async operator does
+        for (List<ScoringRequest> list : lists) {
+            function.asyncInvoke(list, new Counting()); // one future per list, as Flink's async operator does
         }
         target += BURST;
         while (completed.get() < target) {
@@ -102,6 +108,9 @@ public class BatchingInferenceBenchmark {
         long calls = modelCalls.get();
         System.out.printf("NOTE BatchingInference maxBatchSize=%d: %d requests in %d model calls, mean batch %.1f%n",
                 maxBatchSize, modelRows.get(), calls, calls == 0 ? 0.0 : (double) modelRows.get() / calls);
+        if (calls * maxBatchSize != modelRows.get()) {
+            throw new IllegalStateException("lists were not scored one model call each: the benchmark measured the wrong path");
+        }
         if (fallbacks.get() > 0) {
             throw new IllegalStateException(fallbacks.get() + " of " + completed.get()
                     + " requests got a fallback instead of the model's answer: the benchmark measured the wrong path");
@@ -147,13 +156,13 @@ public class BatchingInferenceBenchmark {
                     fallbacks.incrementAndGet();
                 }
             }
-            completed.incrementAndGet();
+            completed.addAndGet(result.size()); // requests answered
         }
 
         @Override
         public void completeExceptionally(Throwable error) {
-            fallbacks.incrementAndGet();
-            completed.incrementAndGet();
+            fallbacks.addAndGet(maxBatchSize);
+            completed.addAndGet(maxBatchSize);
         }
 
         @Override

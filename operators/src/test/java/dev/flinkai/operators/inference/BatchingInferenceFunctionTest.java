@@ -6,6 +6,7 @@ import dev.flinkai.schemas.Prediction;
 import org.apache.flink.api.common.serialization.SerializerConfigImpl;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.base.ListSerializer;
 import org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializer;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
@@ -19,6 +20,7 @@ import org.apache.flink.runtime.operators.testutils.MockEnvironment;
 import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
 import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.operators.async.AsyncWaitOperatorFactory;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
 import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
@@ -28,6 +30,7 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -43,14 +46,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 /**
- * The function inside Flink's real async operator (test harness, manual processing time), scoring with the committed
- * model. Slow and failing models are the real model behind a fixture: a gate that holds the call, or a batch of the
- * wrong width handed to the real model.
+ * The function inside Flink's real async operator (test harness, manual processing time), scoring lists of requests
+ * (as {@link MicroBatchOperator} makes them) with the committed model. Slow and failing models are the real model
+ * behind a fixture: a gate that holds the call, or a batch of the wrong width handed to the real model.
  */
 class BatchingInferenceFunctionTest {
 
     private static final TypeSerializer<ScoringRequest> REQUESTS =
             TypeInformation.of(ScoringRequest.class).createSerializer(new SerializerConfigImpl());
+    /** The async operator's input: one list per model call. */
+    private static final TypeSerializer<List<ScoringRequest>> BATCHES = new ListSerializer<>(REQUESTS);
 
     private static DjlScorer reference;
     private static ModelMetadata metadata;
@@ -78,22 +83,45 @@ class BatchingInferenceFunctionTest {
         return new ScoringRequest("ev-" + i, "user-" + (i % 17), i % 3, 1_000_000L + i, 2_000_000L + i, f);
     }
 
-    private static InferenceSettings settings(int maxBatch, int workers) {
-        return InferenceSettings.forModel(CommittedModel.uri()).maxBatchSize(maxBatch).maxWait(Duration.ofMillis(2)).workers(workers);
+    private static InferenceSettings settings(int workers) {
+        return InferenceSettings.forModel(CommittedModel.uri()).workers(workers);
     }
 
-    private static OneInputStreamOperatorTestHarness<ScoringRequest, Prediction> harness(BatchingInferenceFunction function,
-                                                                                       long timeoutMillis, int capacity)
+    private static OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness(
+            BatchingInferenceFunction function, long timeoutMillis, int capacity) throws Exception {
+        return harness(function, timeoutMillis, capacity, null);
+    }
+
+    /** With {@code metrics}, the operator registers its metrics there (see {@link CapturingTaskGroup}). */
+    private static OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness(
+            BatchingInferenceFunction function, long timeoutMillis, int capacity, CapturingTaskGroup metrics)
             throws Exception {
-        var harness = new OneInputStreamOperatorTestHarness<ScoringRequest, Prediction>(
-                new AsyncWaitOperatorFactory<>(function, timeoutMillis, capacity, AsyncDataStream.OutputMode.UNORDERED), REQUESTS);
+        var factory = new AsyncWaitOperatorFactory<List<ScoringRequest>, Prediction>(function, timeoutMillis, capacity,
+                AsyncDataStream.OutputMode.UNORDERED);
+        OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness;
+        if (metrics == null) {
+            harness = new OneInputStreamOperatorTestHarness<>(factory, BATCHES);
+        } else {
+            MockEnvironment environment = new MockEnvironmentBuilder().setTaskName("inference-metrics")
+                    .setManagedMemorySize(3 * 1024 * 1024).setBufferSize(1024).setMetricGroup(metrics).build();
+            harness = new OneInputStreamOperatorTestHarness<>(factory, BATCHES, environment);
+        }
         // This module has no flink-avro (the job has): copy outputs with Kryo instead of Flink's Avro type extraction.
         harness.setup(new KryoSerializer<>(Prediction.class, new SerializerConfigImpl()));
         return harness;
     }
 
+    /** Requests {@code from} (inclusive) to {@code to} (exclusive) with the reference features. */
+    private static List<ScoringRequest> requests(int from, int to) {
+        List<ScoringRequest> out = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            out.add(request(i, features.get(i)));
+        }
+        return out;
+    }
+
     /** Runs the operator's mails (completions, timers) on this, the task thread, until {@code expected} outputs arrived. */
-    private static List<Prediction> awaitOutputs(OneInputStreamOperatorTestHarness<ScoringRequest, Prediction> harness,
+    private static List<Prediction> awaitOutputs(OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness,
                                                  int expected) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
@@ -107,12 +135,21 @@ class BatchingInferenceFunctionTest {
         throw new AssertionError("only " + harness.extractOutputValues().size() + " of " + expected + " predictions arrived");
     }
 
-    private static void drainMailbox(OneInputStreamOperatorTestHarness<ScoringRequest, Prediction> harness) throws Exception {
+    private static void drainMailbox(OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness)
+            throws Exception {
         TaskMailbox mailbox = harness.getTaskMailbox();
         Optional<Mail> mail;
         while ((mail = mailbox.tryTake(TaskMailbox.MIN_PRIORITY)).isPresent()) {
             mail.get().run();
         }
+    }
+
+    private static void awaitTrue(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertThat(condition.getAsBoolean()).as(what).isTrue();
     }
 
     private static Map<String, Prediction> byEventId(List<Prediction> predictions) {
@@ -127,6 +164,14 @@ class BatchingInferenceFunctionTest {
             assertThat(p.getScores().get(c)).isEqualTo(priors[c]);
         }
         assertThat(p.getLabel()).isEqualTo(metadata.labels().get(ModelMetadata.argmax(priors)));
+    }
+
+    private static long count(CapturingOperatorGroup group, String counter) {
+        return ((Counter) group.get(counter)).getCount();
+    }
+
+    private static Object gauge(CapturingOperatorGroup group, String gauge) {
+        return ((Gauge<?>) group.get(gauge)).getValue();
     }
 
     /** Counts what really reaches the model, per call. */
@@ -155,25 +200,40 @@ class BatchingInferenceFunctionTest {
         }
     }
 
+    /**
+     * Each list is one model call (two workers), every request gets exactly one prediction equal to scoring it alone,
+     * carrying the request's ids and times, and each prediction leaves with its list's timestamp.
+     */
     @Test
-    void batchedPredictionsMatchPerEventInferenceAndEveryRequestCompletes() throws Exception {
+    void eachListIsOneModelCallAndItsPredictionsMatchPerEventInference() throws Exception {
         int n = features.size();
-        int maxBatch = 16;
+        int listSize = 16;
         RecordingFunction.CALL_SIZES.clear();
-        List<Prediction> out;
-        try (var harness = harness(new RecordingFunction(settings(maxBatch, 2)), 30_000, n)) {
+        List<Integer> listSizes = new ArrayList<>();
+        Map<String, Long> listTimestamp = new HashMap<>();
+        List<StreamRecord<? extends Prediction>> records;
+        try (var harness = harness(new RecordingFunction(settings(2)), 30_000, n)) {
             harness.open();
-            for (int i = 0; i < n; i++) {
-                harness.processElement(request(i, features.get(i)), i);
+            for (int from = 0; from < n; from += listSize) {
+                List<ScoringRequest> list = requests(from, Math.min(n, from + listSize));
+                long timestamp = 5_000L + from;
+                list.forEach(r -> listTimestamp.put(r.eventId, timestamp));
+                listSizes.add(list.size());
+                harness.processElement(list, timestamp);
             }
-            out = awaitOutputs(harness, n);
+            awaitOutputs(harness, n);
             harness.endInput();
+            records = harness.extractOutputStreamRecords();
         }
-        assertThat(out).hasSize(n);
+        assertThat(listSizes).contains(8); // 600 = 37 x 16 + 8: one partial list
+        assertThat(RecordingFunction.CALL_SIZES).containsExactlyInAnyOrderElementsOf(listSizes);
+        assertThat(records).hasSize(n);
+        assertThat(records).allSatisfy(r ->
+                assertThat(r.getTimestamp()).isEqualTo(listTimestamp.get(r.getValue().getEventId())));
+        List<Prediction> out = new ArrayList<>();
+        records.forEach(r -> out.add(r.getValue()));
         Map<String, Prediction> byId = byEventId(out);
         assertThat(byId).hasSize(n);
-        assertThat(RecordingFunction.CALL_SIZES).allSatisfy(size -> assertThat(size).isBetween(1, maxBatch));
-        assertThat(RecordingFunction.CALL_SIZES.stream().mapToInt(Integer::intValue).sum()).isEqualTo(n);
 
         try (BatchScorer single = reference.newPredictor()) {
             for (int i = 0; i < n; i++) {
@@ -232,43 +292,69 @@ class BatchingInferenceFunctionTest {
         }
     }
 
+    /**
+     * When processing time passes the async operator's timeout while the model is held, every request of every open
+     * batch is answered once with a fallback naming the timeout; the batch inside the model is answered by the timeout
+     * only (its late result is dropped), the queued timed-out batches never reach the model, and a fresh batch
+     * afterwards gets real predictions.
+     */
     @Test
-    void aModelSlowerThanTheTimeoutYieldsFallbacksAndTimedOutRequestsAreNotScored() throws Exception {
+    void aModelSlowerThanTheTimeoutYieldsFallbacksAndTimedOutBatchesAreNotScored() throws Exception {
         GatedFunction.gate = new CountDownLatch(1);
         GatedFunction.ROWS_SCORED.set(0);
         GatedFunction.CALLS.set(0);
         long timeout = 100;
         int n = 10;
-        try (var harness = harness(new GatedFunction(settings(4, 1), Duration.ofMillis(timeout)), timeout, 100)) {
+        CapturingTaskGroup metrics = new CapturingTaskGroup();
+        try (var harness = harness(new GatedFunction(settings(1), Duration.ofMillis(timeout)), timeout, 100, metrics)) {
             harness.open();
+            CapturingOperatorGroup group = metrics.operator;
             harness.setProcessingTime(0);
-            for (int i = 0; i < n; i++) {
-                harness.processElement(request(i, features.get(i)), i);
-            }
-            // Wait until the worker is inside the model with its first batch; the function's own timeout answers all.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (GatedFunction.CALLS.get() == 0 && System.nanoTime() < deadline) {
-                Thread.sleep(1);
-            }
-            assertThat(GatedFunction.CALLS).hasValue(1);
+            harness.processElement(requests(0, 4), 0); // taken by the worker, held in the model
+            harness.processElement(requests(4, 8), 1); // queued behind it
+            harness.processElement(requests(8, 10), 2);
+            awaitTrue(() -> GatedFunction.CALLS.get() == 1, "the worker is inside the model with the first batch");
+            assertThat(gauge(group, "inFlight")).isEqualTo(n);
+            assertThat(gauge(group, "queued")).isEqualTo(2);
+
+            harness.setProcessingTime(timeout - 1);
+            drainMailbox(harness);
+            assertThat(harness.extractOutputValues()).as("nothing times out before the timeout").isEmpty();
+
+            harness.setProcessingTime(timeout); // the operator's timers fire: the function answers with fallbacks
             List<Prediction> timedOut = awaitOutputs(harness, n);
             assertThat(timedOut).hasSize(n);
+            assertThat(byEventId(timedOut)).hasSize(n);
             assertThat(timedOut).allSatisfy(p -> {
                 assertFallbackWithPriors(p);
                 assertThat(p.getFallbackReason()).isEqualTo("timeout after 100 ms");
             });
+            assertThat(count(group, "timeouts")).isEqualTo(n);
+            assertThat(gauge(group, "inFlight")).isEqualTo(0);
 
-            // The model answers again; a fresh request queues behind the timed-out ones and gets a real prediction.
+            // The model answers again: the held batch finishes (too late), the queued timed-out batches are skipped,
+            // and a fresh batch queued behind them gets a real prediction.
             GatedFunction.gate.countDown();
-            harness.processElement(request(n, features.get(n)), n);
+            harness.processElement(requests(n, n + 1), 3);
             List<Prediction> all = awaitOutputs(harness, n + 1);
-            harness.endInput();
+            drainMailbox(harness);
+            all = harness.extractOutputValues();
             assertThat(all).hasSize(n + 1); // nothing completed twice
+            assertThat(byEventId(all)).hasSize(n + 1);
             Prediction fresh = byEventId(all).get("ev-" + n);
             assertThat(fresh.getFallback()).isFalse();
-            // Only the batch already inside the model (at most 4) and the fresh request reached the model; the
-            // timed-out requests still queued were skipped.
-            assertThat(GatedFunction.ROWS_SCORED.get()).isBetween(2, 5);
+            assertThat(fresh.getFallbackReason()).isNull();
+            // Only the batch already inside the model (4 rows) and the fresh request reached the model.
+            assertThat(GatedFunction.CALLS).hasValue(2);
+            assertThat(GatedFunction.ROWS_SCORED).hasValue(4 + 1);
+            assertThat(count(group, "predictions")).as("the late answers of the held batch are not counted").isEqualTo(1);
+            assertThat(count(group, "fallbacks")).isEqualTo(n);
+            assertThat(count(group, "timeouts")).isEqualTo(n);
+            assertThat(count(group, "modelErrors")).isZero();
+            assertThat(gauge(group, "inFlight")).isEqualTo(0);
+            assertThat(gauge(group, "queued")).isEqualTo(0);
+            assertThat(((Histogram) group.get("latencyMicros")).getCount()).isEqualTo(4);
+            harness.endInput();
         }
     }
 
@@ -304,60 +390,81 @@ class BatchingInferenceFunctionTest {
         }
     }
 
+    /**
+     * When the model fails on a batch, each of its requests gets a fallback naming the error in one line (a request
+     * refused for its features keeps that reason), and the next batch is scored normally.
+     */
     @Test
     void aModelErrorYieldsFallbacksForItsBatchAndTheOperatorContinues() throws Exception {
         MisfedFunction.BROKEN.set(true);
-        try (var harness = harness(new MisfedFunction(settings(64, 1)), 30_000, 100)) {
+        try (var harness = harness(new MisfedFunction(settings(1)), 30_000, 100)) {
             harness.open();
+            List<ScoringRequest> failing = requests(0, 5);
+            failing.add(request(99, null));
+            harness.processElement(failing, 0);
+            List<Prediction> failed = awaitOutputs(harness, 6);
+            assertThat(failed).hasSize(6).allSatisfy(BatchingInferenceFunctionTest::assertFallbackWithPriors);
+            Map<String, Prediction> byId = byEventId(failed);
+            assertThat(byId.get("ev-99").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got none");
             for (int i = 0; i < 5; i++) {
-                harness.processElement(request(i, features.get(i)), i);
-            }
-            List<Prediction> failed = awaitOutputs(harness, 5);
-            assertThat(failed).hasSize(5).allSatisfy(p -> {
-                assertFallbackWithPriors(p);
-                assertThat(p.getFallbackReason())
+                assertThat(byId.get("ev-" + i).getFallbackReason())
                         .startsWith("model error: ")
                         .contains("RuntimeError")
                         .contains("(31)")
                         .doesNotContain("\n");
-            });
+            }
 
             MisfedFunction.BROKEN.set(false);
-            for (int i = 5; i < 10; i++) {
-                harness.processElement(request(i, features.get(i)), i);
-            }
-            List<Prediction> all = awaitOutputs(harness, 10);
+            harness.processElement(requests(5, 10), 1);
+            List<Prediction> all = awaitOutputs(harness, 11);
             harness.endInput();
-            assertThat(all).hasSize(10);
-            assertThat(all.subList(5, 10)).allSatisfy(p -> assertThat(p.getFallback()).isFalse());
+            assertThat(all).hasSize(11);
+            assertThat(all.subList(6, 11)).allSatisfy(p -> assertThat(p.getFallback()).isFalse());
         } finally {
             MisfedFunction.BROKEN.set(false);
         }
     }
 
+    /**
+     * Requests with missing or wrong-width features get fallbacks naming the problem and never reach the model; their
+     * neighbours in the same list are scored (their answers leave together), and a list of only such requests is
+     * answered without a model call.
+     */
     @Test
     void requestsWithTheWrongFeatureCountGetFallbacksWithoutHarmingTheirNeighbours() throws Exception {
-        int n = 20;
-        try (var harness = harness(new BatchingInferenceFunction(settings(64, 1), Duration.ofSeconds(30)), 30_000, 100)) {
+        RecordingFunction.CALL_SIZES.clear();
+        try (var harness = harness(new RecordingFunction(settings(1)), 30_000, 100)) {
             harness.open();
-            for (int i = 0; i < n; i++) {
-                float[] f = features.get(i);
-                if (i == 3) {
-                    f = java.util.Arrays.copyOf(f, 31);
-                } else if (i == 11) {
-                    f = null;
-                }
-                harness.processElement(request(i, f), i);
-            }
-            List<Prediction> out = awaitOutputs(harness, n);
+            List<ScoringRequest> first = requests(0, 10);
+            first.set(3, request(3, java.util.Arrays.copyOf(features.get(3), 31)));
+            List<ScoringRequest> second = requests(10, 20);
+            second.set(1, request(11, null));
+            List<ScoringRequest> onlyInvalid = List.of(request(20, new float[33]), request(21, new float[0]));
+            harness.processElement(first, 100);
+            harness.processElement(second, 200);
+            harness.processElement(onlyInvalid, 300);
+            List<Prediction> out = awaitOutputs(harness, 22);
             harness.endInput();
+
             Map<String, Prediction> byId = byEventId(out);
-            assertThat(byId).hasSize(n);
+            assertThat(byId).hasSize(22);
             assertFallbackWithPriors(byId.get("ev-3"));
             assertThat(byId.get("ev-3").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got 31");
             assertFallbackWithPriors(byId.get("ev-11"));
             assertThat(byId.get("ev-11").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got none");
-            assertThat(out).filteredOn(p -> !p.getFallback()).hasSize(n - 2);
+            assertThat(byId.get("ev-20").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got 33");
+            assertThat(byId.get("ev-21").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got 0");
+            assertThat(out).filteredOn(p -> !p.getFallback()).hasSize(18);
+            assertThat(RecordingFunction.CALL_SIZES).containsExactlyInAnyOrder(9, 9);
+
+            // A refused request leaves with its list's other answers, at its list's timestamp.
+            Map<String, Long> timestamps = new HashMap<>();
+            for (StreamRecord<? extends Prediction> r : harness.extractOutputStreamRecords()) {
+                timestamps.put(r.getValue().getEventId(), r.getTimestamp());
+            }
+            assertThat(timestamps.get("ev-3")).isEqualTo(100L);
+            assertThat(timestamps.get("ev-11")).isEqualTo(200L);
+            assertThat(timestamps.get("ev-20")).isEqualTo(300L);
         }
     }
 
@@ -378,37 +485,43 @@ class BatchingInferenceFunctionTest {
         }
     }
 
+    /**
+     * Metrics after five lists of 8 (one request invalid) and a list of one invalid request: batchSize per model call,
+     * latencyMicros per list, counters per request (modelErrors per batch), gauges back to zero.
+     */
     @Test
     void reportsBatchSizesLatenciesCountersAndInFlight() throws Exception {
         int n = 40;
-        int maxBatch = 8;
+        int listSize = 8;
         CapturingTaskGroup metrics = new CapturingTaskGroup();
-        MockEnvironment environment = new MockEnvironmentBuilder().setTaskName("inference-metrics")
-                .setManagedMemorySize(3 * 1024 * 1024).setBufferSize(1024).setMetricGroup(metrics).build();
-        BatchingInferenceFunction function = new BatchingInferenceFunction(settings(maxBatch, 1), Duration.ofSeconds(30));
-        try (var harness = new OneInputStreamOperatorTestHarness<ScoringRequest, Prediction>(
-                new AsyncWaitOperatorFactory<>(function, 30_000, 100, AsyncDataStream.OutputMode.UNORDERED), REQUESTS, environment)) {
-            harness.setup(new KryoSerializer<>(Prediction.class, new SerializerConfigImpl()));
+        BatchingInferenceFunction function = new BatchingInferenceFunction(settings(1), Duration.ofSeconds(30));
+        try (var harness = harness(function, 30_000, 100, metrics)) {
             harness.open();
-            for (int i = 0; i < n; i++) {
-                harness.processElement(request(i, i == 7 ? new float[3] : features.get(i)), i);
+            for (int from = 0; from < n; from += listSize) {
+                List<ScoringRequest> list = requests(from, from + listSize);
+                if (from == 0) {
+                    list.set(7, request(7, new float[3]));
+                }
+                harness.processElement(list, from);
             }
-            awaitOutputs(harness, n);
+            harness.processElement(List.of(request(n, null)), n);
+            awaitOutputs(harness, n + 1);
 
             CapturingOperatorGroup group = metrics.operator;
-            assertThat(((Counter) group.get("predictions")).getCount()).isEqualTo(n - 1);
-            assertThat(((Counter) group.get("fallbacks")).getCount()).isEqualTo(1);
-            assertThat(((Counter) group.get("invalidRequests")).getCount()).isEqualTo(1);
-            assertThat(((Counter) group.get("timeouts")).getCount()).isZero();
-            assertThat(((Counter) group.get("modelErrors")).getCount()).isZero();
-            assertThat(((Gauge<?>) group.get("inFlight")).getValue()).isEqualTo(0);
-            assertThat(((Gauge<?>) group.get("queued")).getValue()).isEqualTo(0);
+            assertThat(count(group, "predictions")).isEqualTo(n - 1);
+            assertThat(count(group, "fallbacks")).isEqualTo(2);
+            assertThat(count(group, "invalidRequests")).isEqualTo(2);
+            assertThat(count(group, "timeouts")).isZero();
+            assertThat(count(group, "modelErrors")).isZero();
+            assertThat(gauge(group, "inFlight")).isEqualTo(0);
+            assertThat(gauge(group, "queued")).isEqualTo(0);
             Histogram batchSize = (Histogram) group.get("batchSize");
-            assertThat(batchSize.getCount()).isBetween((long) Math.ceil((n - 1) / (double) maxBatch), (long) n - 1);
-            assertThat(batchSize.getStatistics().getMax()).isBetween(1L, (long) maxBatch);
+            assertThat(batchSize.getCount()).as("model calls").isEqualTo(5);
+            assertThat(batchSize.getStatistics().getMax()).isEqualTo(listSize);
+            assertThat(batchSize.getStatistics().getMin()).isEqualTo(listSize - 1);
             assertThat(batchSize.getStatistics().getMean() * batchSize.getCount()).isCloseTo(n - 1, within(1e-6));
             Histogram latency = (Histogram) group.get("latencyMicros");
-            assertThat(latency.getCount()).isEqualTo(n);
+            assertThat(latency.getCount()).as("one per list").isEqualTo(6);
             assertThat(latency.getStatistics().getMin()).isGreaterThanOrEqualTo(0L);
             harness.endInput();
         }

@@ -14,18 +14,54 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The helper the job calls, on a real MiniCluster with two parallel subtasks each loading the committed model. */
+/**
+ * Micro-batching then async inference as the job wires them ({@link BatchingInferenceFunction#batches}, then
+ * {@link BatchingInferenceFunction#apply}), on a real MiniCluster with two
+ * parallel subtasks each loading the committed model.
+ */
 class BatchingInferencePipelineTest {
 
     @RegisterExtension
     static final MiniClusterExtension CLUSTER = new MiniClusterExtension(
             new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
 
+    /** The real function; records the rows of every model call (the MiniCluster runs in this JVM). */
+    static class CallSizeRecordingFunction extends BatchingInferenceFunction {
+        private static final long serialVersionUID = 1L;
+        static final List<Integer> CALL_SIZES = new CopyOnWriteArrayList<>();
+
+        CallSizeRecordingFunction(InferenceSettings settings, Duration timeout) {
+            super(settings, timeout);
+        }
+
+        @Override
+        protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
+            BatchScorer real = super.createWorkerScorer(sharedModel);
+            return new BatchScorer() {
+                @Override
+                public float[][] score(float[][] batch) throws Exception {
+                    CALL_SIZES.add(batch.length);
+                    return real.score(batch);
+                }
+
+                @Override
+                public void close() {
+                    real.close();
+                }
+            };
+        }
+    }
+
+    /**
+     * Every request gets exactly one model prediction, the model is called with lists of up to maxBatchSize requests,
+     * and the lists still open at the end of input are scored too.
+     */
     @Test
-    void everyRequestGetsOneModelPredictionThroughApply() throws Exception {
+    void everyRequestGetsOneModelPredictionThroughBatchesAndApply() throws Exception {
         List<ScoringRequest> requests = new ArrayList<>();
         LabelledExamples.generate(11, 200, 0.8, 1_200, (f, label) -> {
             if (requests.size() < 1_000) {
@@ -33,16 +69,22 @@ class BatchingInferencePipelineTest {
                 requests.add(new ScoringRequest("ev-" + i, "user-" + (i % 50), 0, 1_000L + i, 2_000L + i, f.clone()));
             }
         });
+        int maxBatchSize = 32;
+        CallSizeRecordingFunction.CALL_SIZES.clear();
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(2);
         DataStream<ScoringRequest> in = env.fromData(requests).rebalance();
-        InferenceSettings settings = InferenceSettings.forModel(CommittedModel.uri()).maxBatchSize(32);
+        // A long wait: lists close full, or at the end of input; never on a timer in a test this short.
+        DataStream<List<ScoringRequest>> batches = BatchingInferenceFunction.batches(in, maxBatchSize, Duration.ofSeconds(30))
+                .uid("micro-batches").name("micro-batches");
+        InferenceSettings settings = InferenceSettings.forModel(CommittedModel.uri());
         Duration timeout = Duration.ofSeconds(30);
-        // This module has no flink-avro, so the output type is given (Kryo); the job's apply(in, settings, ...) lets
-        // Flink pick the Avro type.
-        DataStream<Prediction> out = BatchingInferenceFunction.apply(in, new BatchingInferenceFunction(settings, timeout),
-                timeout, 100, new GenericTypeInfo<>(Prediction.class)).uid("inference").name("inference");
+        // This module has no flink-avro, so the output type is given (Kryo); the job's apply(batches, settings, ...)
+        // lets Flink pick the Avro type.
+        DataStream<Prediction> out = BatchingInferenceFunction.apply(batches,
+                new CallSizeRecordingFunction(settings, timeout), 100, new GenericTypeInfo<>(Prediction.class))
+                .uid("inference").name("inference");
 
         List<Prediction> predictions = new ArrayList<>();
         out.executeAndCollect().forEachRemaining(predictions::add);
@@ -53,5 +95,10 @@ class BatchingInferencePipelineTest {
             assertThat(p.getFallback()).isFalse();
             assertThat(p.getScores()).hasSize(4);
         });
+        List<Integer> calls = CallSizeRecordingFunction.CALL_SIZES;
+        assertThat(calls.stream().mapToInt(Integer::intValue).sum()).isEqualTo(requests.size());
+        assertThat(calls).allSatisfy(size -> assertThat(size).isBetween(1, maxBatchSize));
+        // No timer, watermark or checkpoint closes a list early: each subtask leaves at most one partial list, at the end.
+        assertThat(calls).filteredOn(size -> size < maxBatchSize).hasSizeLessThanOrEqualTo(2);
     }
 }
