@@ -3,7 +3,6 @@ package dev.flinkai.operators.context;
 import dev.flinkai.operators.features.FeatureExtractor;
 import dev.flinkai.operators.inference.ScoringRequest;
 import dev.flinkai.operators.ingest.ReceivedRecord;
-import dev.flinkai.schemas.AvroCoders;
 import dev.flinkai.schemas.UserEvent;
 
 import org.apache.flink.api.common.functions.OpenContext;
@@ -47,7 +46,6 @@ public class UserContextFunction extends KeyedProcessFunction<String, ReceivedRe
 
     @Override
     public void open(OpenContext openContext) {
-        AvroCoders.enable(); // events arrive through Flink's Avro serializer
         contextState = getRuntimeContext().getState(stateDescriptor(ttl));
         newUsers = getRuntimeContext().getMetricGroup().counter("newUserContexts");
     }

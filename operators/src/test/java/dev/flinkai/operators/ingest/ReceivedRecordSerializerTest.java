@@ -1,0 +1,131 @@
+package dev.flinkai.operators.ingest;
+
+import dev.flinkai.schemas.DeadLetter;
+import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.UserEvent;
+
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaBuilder;
+import org.apache.flink.api.common.serialization.SerializerConfigImpl;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The keyed shuffle's serializer loses nothing of an event or a dead letter, and Flink picks it for ReceivedRecord. */
+class ReceivedRecordSerializerTest {
+
+    private static final ReceivedRecordSerializer SERIALIZER = ReceivedRecordSerializer.INSTANCE;
+
+    private static String text(Random random, int maxLength) {
+        String alphabet = "abcXYZ019-_ äöü€中文😀";
+        StringBuilder s = new StringBuilder();
+        int length = random.nextInt(maxLength + 1);
+        for (int i = 0; i < length; i++) {
+            s.appendCodePoint(alphabet.codePointAt(alphabet.offsetByCodePoints(0, random.nextInt(alphabet.codePointCount(0, alphabet.length())))));
+        }
+        return s.toString();
+    }
+
+    private static UserEvent randomEvent(Random random) {
+        return UserEvent.newBuilder()
+                .setEventId(text(random, 40))
+                .setUserId(text(random, 20))
+                .setSessionId(text(random, 20))
+                .setEventType(EventType.values()[random.nextInt(EventType.values().length)])
+                .setEventTimeMillis(random.nextLong())
+                .setPriority(random.nextInt())
+                .setFeature(random.nextBoolean() ? null : text(random, 10))
+                .setLatencyMillis(random.nextInt())
+                .setInputTokens(random.nextInt())
+                .setOutputTokens(random.nextInt())
+                .setSuccess(random.nextInt(3) == 0 ? null : random.nextBoolean())
+                .setRating(random.nextBoolean() ? null : random.nextInt())
+                .build();
+    }
+
+    private static DeadLetter randomDeadLetter(Random random) {
+        byte[] payload = new byte[random.nextInt(50)];
+        random.nextBytes(payload);
+        return DeadLetter.newBuilder()
+                .setPayload(random.nextInt(4) == 0 ? null : ByteBuffer.wrap(payload))
+                .setSourceTopic(text(random, 15))
+                .setSourcePartition(random.nextInt())
+                .setSourceOffset(random.nextLong())
+                .setReason(text(random, 60))
+                .setFailedAtMillis(random.nextLong())
+                .build();
+    }
+
+    private static ReceivedRecord roundTrip(TypeSerializer<ReceivedRecord> serializer, ReceivedRecord record) throws Exception {
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        serializer.serialize(record, out);
+        DataInputDeserializer in = new DataInputDeserializer(out.getCopyOfBuffer());
+        ReceivedRecord read = serializer.deserialize(in);
+        assertThat(in.available()).as("bytes left after reading").isZero();
+        return read;
+    }
+
+    @Test
+    void eventsAndDeadLettersSurviveTheRoundTripFieldForField() throws Exception {
+        Random random = new Random(7);
+        for (int i = 0; i < 2_000; i++) {
+            long ingest = random.nextLong();
+            ReceivedRecord record = i % 5 == 0
+                    ? ReceivedRecord.dead(randomDeadLetter(random))
+                    : ReceivedRecord.valid(randomEvent(random), ingest);
+            ReceivedRecord read = roundTrip(SERIALIZER, record);
+            assertThat(read.ingestTimeMillis).isEqualTo(record.ingestTimeMillis);
+            assertThat(read.event).isEqualTo(record.event);
+            assertThat(read.deadLetter).isEqualTo(record.deadLetter);
+        }
+    }
+
+    @Test
+    void copiesAreEqualButIndependent() {
+        ReceivedRecord record = ReceivedRecord.valid(randomEvent(new Random(1)), 42L);
+        ReceivedRecord copy = SERIALIZER.copy(record);
+        assertThat(copy.event).isEqualTo(record.event).isNotSameAs(record.event);
+        copy.event.setUserId("changed");
+        assertThat(record.event.getUserId()).isNotEqualTo("changed");
+    }
+
+    @Test
+    void flinkTypeExtractionUsesItAndItsSnapshotRestoresIt() throws Exception {
+        TypeSerializer<ReceivedRecord> extracted =
+                TypeInformation.of(ReceivedRecord.class).createSerializer(new SerializerConfigImpl());
+        assertThat(extracted).isSameAs(SERIALIZER);
+
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        TypeSerializerSnapshot.writeVersionedSnapshot(out, SERIALIZER.snapshotConfiguration());
+        TypeSerializerSnapshot<ReceivedRecord> restored = TypeSerializerSnapshot.readVersionedSnapshot(
+                new DataInputDeserializer(out.getCopyOfBuffer()), getClass().getClassLoader());
+        assertThat(restored.restoreSerializer()).isSameAs(SERIALIZER);
+        assertThat(SERIALIZER.snapshotConfiguration().resolveSchemaCompatibility(restored).isCompatibleAsIs()).isTrue();
+    }
+
+    @Test
+    void aSchemaWithAFieldItDoesNotWriteIsRefused() {
+        ReceivedRecordSerializer.checkSchemas(); // today's schemas are accepted
+        List<Schema.Field> fields = new ArrayList<>();
+        for (Schema.Field f : UserEvent.getClassSchema().getFields()) {
+            fields.add(new Schema.Field(f, f.schema()));
+        }
+        fields.add(new Schema.Field("locale", SchemaBuilder.builder().stringType()));
+        Schema grown = Schema.createRecord("UserEvent", null, "dev.flinkai.schemas", false, fields);
+        assertThatThrownBy(() -> ReceivedRecordSerializer.check(grown, ReceivedRecordSerializer.USER_EVENT_FIELDS))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("locale")
+                .hasMessageContaining("update the serializer");
+    }
+}
