@@ -1,6 +1,7 @@
 package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.kafka.KafkaIo;
+import dev.flinkai.jobs.kafka.PredictionSerializationSchema;
 import dev.flinkai.operators.context.UserContextFunction;
 import dev.flinkai.operators.inference.BatchingInferenceFunction;
 import dev.flinkai.operators.inference.InferenceSettings;
@@ -95,8 +96,8 @@ public final class ContextInferenceJob {
     }
 
     public static Sink<Prediction> predictionSink(ContextInferenceSettings settings) {
-        return KafkaIo.avroSink(settings.bootstrapServers, settings.predictionsTopic, Prediction.class,
-                p -> p.getUserId().getBytes(StandardCharsets.UTF_8), settings.delivery,
+        return KafkaIo.sink(settings.bootstrapServers, settings.predictionsTopic,
+                p -> p.getUserId().getBytes(StandardCharsets.UTF_8), new PredictionSerializationSchema(), settings.delivery,
                 settings.groupId + "-predictions", settings.transactionTimeout);
     }
 

@@ -2,33 +2,24 @@ package dev.flinkai.jobs.kafka;
 
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.operators.ingest.UserEventValidator;
-import dev.flinkai.schemas.AvroCoders;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.UserEvent;
 
-import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
-import org.apache.flink.formats.avro.AvroDeserializationSchema;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 import java.nio.ByteBuffer;
 
 /**
- * Decodes Avro {@link UserEvent}s and never throws: a record that cannot be decoded, or decodes to an invalid event,
+ * Decodes Avro {@link UserEvent}s (with {@link UserEventDecoder}) and never throws: a record that cannot be decoded, or decodes to an invalid event,
  * becomes a {@link DeadLetter} carrying its bytes, topic, partition, offset and the reason. A poison record therefore
  * costs one dead letter, not a job restart loop.
  */
 public class UserEventDeserializer implements KafkaRecordDeserializationSchema<ReceivedRecord> {
 
-    private final AvroDeserializationSchema<UserEvent> avro = AvroDeserializationSchema.forSpecific(UserEvent.class);
-
-    @Override
-    public void open(DeserializationSchema.InitializationContext context) throws Exception {
-        AvroCoders.enable();
-        avro.open(context);
-    }
+    private transient UserEventDecoder decoder;
 
     @Override
     public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<ReceivedRecord> out) {
@@ -38,8 +29,11 @@ public class UserEventDeserializer implements KafkaRecordDeserializationSchema<R
         if (value == null || value.length == 0) {
             reason = "empty record value";
         } else {
+            if (decoder == null) {
+                decoder = new UserEventDecoder();
+            }
             try {
-                event = avro.deserialize(value);
+                event = decoder.decode(value);
                 String problem = UserEventValidator.problem(event);
                 reason = problem == null ? null : "invalid event: " + problem;
             } catch (Exception | StackOverflowError e) {
@@ -64,6 +58,6 @@ public class UserEventDeserializer implements KafkaRecordDeserializationSchema<R
 
     @Override
     public TypeInformation<ReceivedRecord> getProducedType() {
-        return TypeInformation.of(ReceivedRecord.class);
+        return TypeInformation.of(ReceivedRecord.class); // ReceivedRecordSerializer, by its @TypeInfo
     }
 }
