@@ -49,7 +49,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ "$mode" == quick ]]; then
-  N="${N:-1000000}"; U="${U:-100000}"; SU="${SU:-100000}"; LAT_S="${LAT_S:-30}"; LAT_WARMUP=10; LAT_LOW_S=20; MODEL_S=10
+  N="${N:-1000000}"; U="${U:-100000}"; SU="${SU:-100000}"; LAT_S="${LAT_S:-30}"; LAT_WARMUP=20; LAT_LOW_S=20; MODEL_S=10
 else
   N="${N:-2000000}"; U="${U:-1000000}"; SU="${SU:-1000000}"; LAT_S="${LAT_S:-120}"; LAT_WARMUP=20; LAT_LOW_S=60; MODEL_S=10
 fi

@@ -67,6 +67,7 @@ public final class ContextInferenceJob {
         // Every event is a point lookup of one user's context: a bloom filter saves reading SST blocks of files
         // that do not hold the user.
         conf.set(RocksDBConfigurableOptions.USE_BLOOM_FILTER, true);
+        conf.set(RocksDBConfigurableOptions.WRITE_BUFFER_SIZE, settings.rocksDbWriteBufferSize);
         // A cancelled job can be resumed from its last checkpoint, like from a savepoint.
         conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION, ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
         if (settings.checkpointDir != null) {

@@ -1,6 +1,7 @@
 package dev.flinkai.jobs;
 
 import org.apache.flink.util.ParameterTool;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.util.TimeUtils;
 
 import java.time.Duration;
@@ -93,6 +94,25 @@ public final class Settings {
             throw invalid(key, raw, "must be a duration such as 500ms, 10s, 5min, 7d");
         }
         if (value.isNegative() || value.isZero()) {
+            throw invalid(key, raw, "must be positive");
+        }
+        return value;
+    }
+
+    /** A size such as {@code 4mb}, {@code 512kb}; must be positive. */
+    public MemorySize memorySize(String key, MemorySize defaultValue) {
+        known.add(key);
+        String raw = params.get(key);
+        if (raw == null) {
+            return defaultValue;
+        }
+        MemorySize value;
+        try {
+            value = MemorySize.parse(raw);
+        } catch (RuntimeException e) {
+            throw invalid(key, raw, "must be a size such as 512kb, 4mb, 1gb");
+        }
+        if (value.getBytes() <= 0) {
             throw invalid(key, raw, "must be positive");
         }
         return value;

@@ -38,5 +38,7 @@ class ContextInferenceSettingsTest {
                 .hasMessageContaining("--s3.endpoint");
         assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--inference.max-wait", "500000ns"))
                 .hasMessageContaining("--inference.max-wait").hasMessageContaining("at least 1 ms");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--rocksdb.write-buffer-size", "big"))
+                .hasMessageContaining("--rocksdb.write-buffer-size").hasMessageContaining("size");
     }
 }
