@@ -17,6 +17,7 @@
 #                                     Metaspace is over 55 % full (see restart_tm)
 # Environment: BENCH_DELIVERY (default: stack.env's DELIVERY, exactly-once) for naive, ours and limit_kafka;
 #          BENCH_BATCH (default 64, the job's inference.max-batch-size) for ours and limit_model.
+#          BENCH_JOB_ARGS: more arguments for every run of the jobs (e.g. "--rocksdb.write-buffer-size 64mb").
 #
 # The local stack is started when it is not up (SUBMIT_JOBS=0 deploy/local/up.sh). Jobs running on it are taken off
 # first so nothing competes for CPU: the main job with a savepoint (the next deploy/local/up.sh resumes it), any
@@ -55,6 +56,7 @@ else
 fi
 BENCH_DELIVERY="${BENCH_DELIVERY:-$DELIVERY}"
 BENCH_BATCH="${BENCH_BATCH:-64}"
+BENCH_JOB_ARGS="${BENCH_JOB_ARGS:-}"
 GEN_RATE=1000000000   # "as fast as it goes"
 CLK_TCK="$(getconf CLK_TCK)"
 
@@ -196,6 +198,7 @@ log "  $(jq -r '"\(.rows_per_cpu_s) rows per CPU-s at batch \(.batch_size); \(.b
 job_args() { # job_args <events topic> <output topic> <group> <delivery>
   TOPIC_EVENTS="$1" TOPIC_PREDICTIONS="$2" TOPIC_DEAD_LETTERS="$T_DL" DELIVERY="$4" main_job_args
   printf '%s\n' --kafka.group-id "$3" --inference.max-batch-size "$BENCH_BATCH"
+  [[ -z "$BENCH_JOB_ARGS" ]] || printf '%s\n' $BENCH_JOB_ARGS
 }
 # prom_scrape <file>: one scrape of TaskManager 1's Prometheus endpoint (the first port of PROM_PORTS serving
 # flink_taskmanager_ metrics); prom_sum <file> <jid> <metric name regex> [label filter]: sum over the job's subtasks
@@ -342,7 +345,7 @@ fi
 step "writing target/bench/results.json, results.md, results.png"
 cat >"$RAW/settings.json" <<EOF
 {"mode": "$mode", "events": $N_REC, "events_requested": $N, "users": $U, "state_users_requested": $SU,
- "batch_size": $BENCH_BATCH, "delivery": "$BENCH_DELIVERY", "latency_delivery": "at-least-once",
+ "batch_size": $BENCH_BATCH, "job_args": "$BENCH_JOB_ARGS", "delivery": "$BENCH_DELIVERY", "latency_delivery": "at-least-once",
  "parallelisms": [$(echo $PARS | tr ' ' ',')], "pipelines": "$PIPES", "checkpoint_interval": "$CHECKPOINT_INTERVAL",
  "latency_warmup_s": $LAT_WARMUP, "latency_low_rate": $LAT_LOW_RATE, "latency_measure_s": $LAT_S, "model_seconds": $MODEL_S,
  "taskmanager_slots": $slots, "taskmanager_restarts": $TM_RESTARTS, "taskmanager_restart_before_each_run": $( [[ $TM_EACH == 1 ]] && echo true || echo false ), "taskmanager_process_size": "$TM_PROCESS_SIZE", "clk_tck": $CLK_TCK,

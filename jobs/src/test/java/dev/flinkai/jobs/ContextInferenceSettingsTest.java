@@ -17,6 +17,11 @@ class ContextInferenceSettingsTest {
         assertThat(s.transactionTimeout).isLessThan(Duration.ofMinutes(15)).isGreaterThan(s.checkpointInterval);
         assertThat(s.eventsTopic).isEqualTo("user-events");
         assertThat(s.checkpointDir).isNull();
+        assertThat(s.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(64);
+        ContextInferenceSettings lowLatency =
+                ContextInferenceSettings.fromArgs("--model.uri", "/models/m.pt", "--delivery", "at-least-once");
+        assertThat(lowLatency.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(4);
+        assertThat(lowLatency.bufferTimeout).isEqualTo(Duration.ofMillis(1));
     }
 
     @Test
