@@ -1,12 +1,14 @@
 package dev.flinkai.jobs;
 
-import org.apache.flink.util.ParameterTool;
 import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.util.ParameterTool;
 import org.apache.flink.util.TimeUtils;
 
 import java.time.Duration;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Typed reading of {@code --key value} arguments. Every bad value fails at start with a message naming its key, and
@@ -82,37 +84,28 @@ public final class Settings {
 
     /** A duration such as {@code 10s}, {@code 500ms}, {@code 7d}; must be positive. */
     public Duration duration(String key, Duration defaultValue) {
-        known.add(key);
-        String raw = params.get(key);
-        if (raw == null) {
-            return defaultValue;
-        }
-        Duration value;
-        try {
-            value = TimeUtils.parseDuration(raw);
-        } catch (RuntimeException e) {
-            throw invalid(key, raw, "must be a duration such as 500ms, 10s, 5min, 7d");
-        }
-        if (value.isNegative() || value.isZero()) {
-            throw invalid(key, raw, "must be positive");
-        }
-        return value;
+        return positive(key, defaultValue, TimeUtils::parseDuration, d -> !d.isNegative() && !d.isZero(),
+                "must be a duration such as 500ms, 10s, 5min, 7d");
     }
 
     /** A size such as {@code 4mb}, {@code 512kb}; must be positive. */
     public MemorySize memorySize(String key, MemorySize defaultValue) {
+        return positive(key, defaultValue, MemorySize::parse, m -> m.getBytes() > 0, "must be a size such as 512kb, 4mb, 1gb");
+    }
+
+    private <T> T positive(String key, T defaultValue, Function<String, T> parser, Predicate<T> isPositive, String format) {
         known.add(key);
         String raw = params.get(key);
         if (raw == null) {
             return defaultValue;
         }
-        MemorySize value;
+        T value;
         try {
-            value = MemorySize.parse(raw);
+            value = parser.apply(raw);
         } catch (RuntimeException e) {
-            throw invalid(key, raw, "must be a size such as 512kb, 4mb, 1gb");
+            throw invalid(key, raw, format);
         }
-        if (value.getBytes() <= 0) {
+        if (!isPositive.test(value)) {
             throw invalid(key, raw, "must be positive");
         }
         return value;

@@ -35,19 +35,11 @@ public final class PredictionSerializationSchema implements SerializationSchema<
     }
 
     static void checkSchema(Schema schema) {
-        List<String> fields = schema.getFields().stream().map(f -> f.name() + ":" + describe(f.schema())).toList();
+        List<String> fields = AvroFields.of(schema);
         if (!fields.equals(FIELDS)) {
             throw new IllegalStateException("The Avro schema " + schema.getFullName() + " has fields " + fields
                     + " but PredictionSerializationSchema writes " + FIELDS + ": update it");
         }
-    }
-
-    private static String describe(Schema s) {
-        return switch (s.getType()) {
-            case ARRAY -> "ARRAY<" + describe(s.getElementType()) + ">";
-            case UNION -> "UNION<" + String.join(",", s.getTypes().stream().map(PredictionSerializationSchema::describe).toList()) + ">";
-            default -> s.getType().name();
-        };
     }
 
     @Override

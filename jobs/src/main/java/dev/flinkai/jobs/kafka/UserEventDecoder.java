@@ -36,7 +36,7 @@ final class UserEventDecoder {
     }
 
     static void checkSchema(Schema schema) {
-        List<String> fields = schema.getFields().stream().map(f -> f.name() + ":" + describe(f.schema())).toList();
+        List<String> fields = AvroFields.of(schema);
         if (!fields.equals(FIELDS)) {
             throw new IllegalStateException("The Avro schema " + schema.getFullName() + " has fields " + fields
                     + " but UserEventDecoder reads " + FIELDS + ": update it");
@@ -47,12 +47,6 @@ final class UserEventDecoder {
                 throw new IllegalStateException("EventType symbols " + symbols + " do not match the generated enum");
             }
         }
-    }
-
-    private static String describe(Schema s) {
-        return s.getType() == Schema.Type.UNION
-                ? "UNION<" + String.join(",", s.getTypes().stream().map(UserEventDecoder::describe).toList()) + ">"
-                : s.getType().name();
     }
 
     UserEvent decode(byte[] bytes) throws IOException {

@@ -1,9 +1,9 @@
 package dev.flinkai.operators.inference;
 
-import org.apache.flink.api.common.serialization.SerializerConfig;
+import dev.flinkai.operators.typeutils.SerializerTypeInfo;
+
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
-import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
@@ -25,7 +25,9 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
     private static final long serialVersionUID = 1L;
 
     public static final ScoringBatchSerializer INSTANCE = new ScoringBatchSerializer();
-    public static final TypeInformation<List<ScoringRequest>> TYPE = new ScoringBatchType();
+    @SuppressWarnings("unchecked")
+    public static final TypeInformation<List<ScoringRequest>> TYPE =
+            new SerializerTypeInfo<>("ScoringBatch", (Class<List<ScoringRequest>>) (Class<?>) List.class, INSTANCE);
     private static final int FORMAT_VERSION = 1;
 
     @Override
@@ -120,66 +122,6 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
     public static final class ScoringBatchSerializerSnapshot extends SimpleTypeSerializerSnapshot<List<ScoringRequest>> {
         public ScoringBatchSerializerSnapshot() {
             super(() -> INSTANCE);
-        }
-    }
-
-    private static final class ScoringBatchType extends TypeInformation<List<ScoringRequest>> {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        public boolean isBasicType() {
-            return false;
-        }
-
-        @Override
-        public boolean isTupleType() {
-            return false;
-        }
-
-        @Override
-        public int getArity() {
-            return 1;
-        }
-
-        @Override
-        public int getTotalFields() {
-            return 1;
-        }
-
-        @SuppressWarnings("unchecked")
-        @Override
-        public Class<List<ScoringRequest>> getTypeClass() {
-            return (Class<List<ScoringRequest>>) (Class<?>) List.class;
-        }
-
-        @Override
-        public boolean isKeyType() {
-            return false;
-        }
-
-        @Override
-        public TypeSerializer<List<ScoringRequest>> createSerializer(SerializerConfig config) {
-            return INSTANCE;
-        }
-
-        @Override
-        public String toString() {
-            return "ScoringBatch";
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof ScoringBatchType;
-        }
-
-        @Override
-        public int hashCode() {
-            return ScoringBatchType.class.hashCode();
-        }
-
-        @Override
-        public boolean canEqual(Object o) {
-            return o instanceof ScoringBatchType;
         }
     }
 }

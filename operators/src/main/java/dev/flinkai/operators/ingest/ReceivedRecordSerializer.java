@@ -1,14 +1,13 @@
 package dev.flinkai.operators.ingest;
 
+import dev.flinkai.operators.typeutils.SerializerTypeInfo;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.UserEvent;
 
 import org.apache.avro.Schema;
-import org.apache.flink.api.common.serialization.SerializerConfig;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
-import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
@@ -32,7 +31,8 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
     private static final long serialVersionUID = 1L;
 
     public static final ReceivedRecordSerializer INSTANCE = new ReceivedRecordSerializer();
-    public static final TypeInformation<ReceivedRecord> TYPE = new ReceivedRecordType();
+    public static final TypeInformation<ReceivedRecord> TYPE =
+            new SerializerTypeInfo<>("ReceivedRecord", ReceivedRecord.class, INSTANCE);
 
     static final List<String> USER_EVENT_FIELDS = List.of("eventId", "userId", "sessionId", "eventType",
             "eventTimeMillis", "priority", "feature", "latencyMillis", "inputTokens", "outputTokens", "success", "rating");
@@ -219,64 +219,5 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
         d.setReason(StringValue.readString(in));
         d.setFailedAtMillis(in.readLong());
         return d;
-    }
-
-    private static final class ReceivedRecordType extends TypeInformation<ReceivedRecord> {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        public boolean isBasicType() {
-            return false;
-        }
-
-        @Override
-        public boolean isTupleType() {
-            return false;
-        }
-
-        @Override
-        public int getArity() {
-            return 1;
-        }
-
-        @Override
-        public int getTotalFields() {
-            return 1;
-        }
-
-        @Override
-        public Class<ReceivedRecord> getTypeClass() {
-            return ReceivedRecord.class;
-        }
-
-        @Override
-        public boolean isKeyType() {
-            return false;
-        }
-
-        @Override
-        public TypeSerializer<ReceivedRecord> createSerializer(SerializerConfig config) {
-            return INSTANCE;
-        }
-
-        @Override
-        public String toString() {
-            return "ReceivedRecord";
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof ReceivedRecordType;
-        }
-
-        @Override
-        public int hashCode() {
-            return ReceivedRecordType.class.hashCode();
-        }
-
-        @Override
-        public boolean canEqual(Object o) {
-            return o instanceof ReceivedRecordType;
-        }
     }
 }
