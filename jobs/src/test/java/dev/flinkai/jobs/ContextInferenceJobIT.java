@@ -29,7 +29,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -44,6 +43,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
+import static dev.flinkai.jobs.kafka.AvroTestRecords.avro;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -268,14 +268,6 @@ class ContextInferenceJobIT {
             records.add(new ProducerRecord<>(topic, e.getUserId().getBytes(StandardCharsets.UTF_8), avro(e)));
         }
         return records;
-    }
-
-    private static byte[] avro(UserEvent event) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        var encoder = org.apache.avro.io.EncoderFactory.get().binaryEncoder(out, null);
-        new org.apache.avro.specific.SpecificDatumWriter<>(UserEvent.class).write(event, encoder);
-        encoder.flush();
-        return out.toByteArray();
     }
 
     private static <T extends SpecificRecord> List<T> decode(List<ConsumerRecord<byte[], byte[]>> records, Class<T> type)

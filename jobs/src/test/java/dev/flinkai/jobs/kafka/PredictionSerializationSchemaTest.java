@@ -4,18 +4,16 @@ import dev.flinkai.schemas.Prediction;
 
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
-import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DecoderFactory;
-import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
-import org.apache.avro.specific.SpecificDatumWriter;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
+import static dev.flinkai.jobs.kafka.AvroTestRecords.avro;
+import static dev.flinkai.jobs.kafka.AvroTestRecords.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -26,16 +24,6 @@ class PredictionSerializationSchemaTest {
             Float.MIN_VALUE, Float.MAX_VALUE, 1e-7f, 0.25f};
     private static final long[] EDGES = {0, -1, 1, 63, 64, -64, -65, 8191, 8192, Integer.MAX_VALUE, Integer.MIN_VALUE,
             Long.MAX_VALUE, Long.MIN_VALUE};
-
-    private static String text(Random random, int maxLength) {
-        String alphabet = "abcXYZ019-_ .:äöü€中文😀";
-        StringBuilder s = new StringBuilder();
-        int length = random.nextInt(maxLength + 1);
-        for (int i = 0; i < length; i++) {
-            s.appendCodePoint(alphabet.codePointAt(alphabet.offsetByCodePoints(0, random.nextInt(alphabet.codePointCount(0, alphabet.length())))));
-        }
-        return s.toString();
-    }
 
     private static long aLong(Random random) {
         return random.nextBoolean() ? EDGES[random.nextInt(EDGES.length)] : random.nextLong() >> random.nextInt(64);
@@ -62,14 +50,6 @@ class PredictionSerializationSchemaTest {
                 .build();
     }
 
-    private static byte[] avrosOwn(Prediction p) throws Exception {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(out, null);
-        new SpecificDatumWriter<>(Prediction.class).write(p, encoder);
-        encoder.flush();
-        return out.toByteArray();
-    }
-
     @Test
     void writesExactlyTheBytesOfAvrosWriterAndReadersDecodeThem() throws Exception {
         PredictionSerializationSchema schema = new PredictionSerializationSchema();
@@ -78,7 +58,7 @@ class PredictionSerializationSchemaTest {
         for (int i = 0; i < 5_000; i++) {
             Prediction p = randomPrediction(random);
             byte[] ours = schema.serialize(p);
-            assertThat(ours).as("prediction %d: %s", i, p).isEqualTo(avrosOwn(p));
+            assertThat(ours).as("prediction %d: %s", i, p).isEqualTo(avro(p));
             assertThat(reader.read(null, DecoderFactory.get().binaryDecoder(ours, null))).isEqualTo(p);
         }
     }

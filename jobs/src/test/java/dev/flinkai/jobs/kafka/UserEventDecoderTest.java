@@ -5,20 +5,18 @@ import dev.flinkai.schemas.UserEvent;
 
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
-import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DecoderFactory;
-import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
-import org.apache.avro.specific.SpecificDatumWriter;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
+import static dev.flinkai.jobs.kafka.AvroTestRecords.avro;
+import static dev.flinkai.jobs.kafka.AvroTestRecords.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -27,16 +25,6 @@ class UserEventDecoderTest {
 
     private static final long[] EDGES = {0, -1, 1, 63, 64, -65, Integer.MAX_VALUE, Integer.MIN_VALUE, Long.MAX_VALUE,
             Long.MIN_VALUE};
-
-    private static String text(Random random, int maxLength) {
-        String alphabet = "abcXYZ019-_ .:äöü€中文😀";
-        StringBuilder s = new StringBuilder();
-        int length = random.nextInt(maxLength + 1);
-        for (int i = 0; i < length; i++) {
-            s.appendCodePoint(alphabet.codePointAt(alphabet.offsetByCodePoints(0, random.nextInt(alphabet.codePointCount(0, alphabet.length())))));
-        }
-        return s.toString();
-    }
 
     private static int anInt(Random random) {
         return random.nextBoolean() ? (int) EDGES[random.nextInt(7)] : random.nextInt() >> random.nextInt(32);
@@ -57,14 +45,6 @@ class UserEventDecoderTest {
                 .setSuccess(random.nextInt(3) == 0 ? null : random.nextBoolean())
                 .setRating(random.nextBoolean() ? null : anInt(random))
                 .build();
-    }
-
-    static byte[] avro(UserEvent event) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(out, null);
-        new SpecificDatumWriter<>(UserEvent.class).write(event, encoder);
-        encoder.flush();
-        return out.toByteArray();
     }
 
     @Test

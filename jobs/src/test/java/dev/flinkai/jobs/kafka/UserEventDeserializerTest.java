@@ -4,20 +4,17 @@ import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.UserEvent;
 
-import org.apache.avro.io.BinaryEncoder;
-import org.apache.avro.io.EncoderFactory;
-import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.record.TimestampType;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
+import static dev.flinkai.jobs.kafka.AvroTestRecords.avro;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -28,14 +25,6 @@ class UserEventDeserializerTest {
     private static UserEvent event() {
         return UserEvent.newBuilder().setEventId("e1").setUserId("u1").setSessionId("s1")
                 .setEventType(EventType.FEEDBACK).setEventTimeMillis(1_700_000_000_000L).setRating(4).build();
-    }
-
-    private static byte[] avro(UserEvent event) throws Exception {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(out, null);
-        new SpecificDatumWriter<>(UserEvent.class).write(event, encoder);
-        encoder.flush();
-        return out.toByteArray();
     }
 
     private List<ReceivedRecord> read(byte[] value) throws Exception {

@@ -4,6 +4,7 @@ import dev.flinkai.operators.inference.BatchScorer;
 import dev.flinkai.operators.inference.BatchingInferenceFunction;
 import dev.flinkai.operators.inference.DjlScorer;
 import dev.flinkai.operators.inference.InferenceSettings;
+import dev.flinkai.operators.inference.InterceptedScorer;
 import dev.flinkai.operators.inference.ScoringRequest;
 import dev.flinkai.schemas.Prediction;
 
@@ -131,20 +132,11 @@ public class BatchingInferenceBenchmark {
 
         @Override
         protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            BatchScorer real = super.createWorkerScorer(sharedModel);
-            return new BatchScorer() {
-                @Override
-                public float[][] score(float[][] batch) throws Exception {
-                    calls.incrementAndGet();
-                    rows.addAndGet(batch.length);
-                    return real.score(batch);
-                }
-
-                @Override
-                public void close() {
-                    real.close();
-                }
-            };
+            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
+                calls.incrementAndGet();
+                rows.addAndGet(batch.length);
+                return real.score(batch);
+            });
         }
     }
 

@@ -184,19 +184,10 @@ class BatchingInferenceFunctionTest {
 
         @Override
         protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            BatchScorer real = super.createWorkerScorer(sharedModel);
-            return new BatchScorer() {
-                @Override
-                public float[][] score(float[][] batch) throws Exception {
-                    CALL_SIZES.add(batch.length);
-                    return real.score(batch);
-                }
-
-                @Override
-                public void close() {
-                    real.close();
-                }
-            };
+            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
+                CALL_SIZES.add(batch.length);
+                return real.score(batch);
+            });
         }
     }
 
@@ -272,23 +263,14 @@ class BatchingInferenceFunctionTest {
 
         @Override
         protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            BatchScorer real = super.createWorkerScorer(sharedModel);
-            return new BatchScorer() {
-                @Override
-                public float[][] score(float[][] batch) throws Exception {
-                    CALLS.incrementAndGet();
-                    if (!gate.await(30, TimeUnit.SECONDS)) {
-                        throw new IllegalStateException("gate never opened");
-                    }
-                    ROWS_SCORED.addAndGet(batch.length);
-                    return real.score(batch);
+            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
+                CALLS.incrementAndGet();
+                if (!gate.await(30, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("gate never opened");
                 }
-
-                @Override
-                public void close() {
-                    real.close();
-                }
-            };
+                ROWS_SCORED.addAndGet(batch.length);
+                return real.score(batch);
+            });
         }
     }
 
@@ -368,25 +350,16 @@ class BatchingInferenceFunctionTest {
 
         @Override
         protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            BatchScorer real = super.createWorkerScorer(sharedModel);
-            return new BatchScorer() {
-                @Override
-                public float[][] score(float[][] batch) throws Exception {
-                    if (!BROKEN.get()) {
-                        return real.score(batch);
-                    }
-                    float[][] narrow = new float[batch.length][];
-                    for (int i = 0; i < batch.length; i++) {
-                        narrow[i] = java.util.Arrays.copyOf(batch[i], batch[i].length - 1);
-                    }
-                    return real.score(narrow);
+            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
+                if (!BROKEN.get()) {
+                    return real.score(batch);
                 }
-
-                @Override
-                public void close() {
-                    real.close();
+                float[][] narrow = new float[batch.length][];
+                for (int i = 0; i < batch.length; i++) {
+                    narrow[i] = java.util.Arrays.copyOf(batch[i], batch[i].length - 1);
                 }
-            };
+                return real.score(narrow);
+            });
         }
     }
 

@@ -40,19 +40,10 @@ class BatchingInferencePipelineTest {
 
         @Override
         protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            BatchScorer real = super.createWorkerScorer(sharedModel);
-            return new BatchScorer() {
-                @Override
-                public float[][] score(float[][] batch) throws Exception {
-                    CALL_SIZES.add(batch.length);
-                    return real.score(batch);
-                }
-
-                @Override
-                public void close() {
-                    real.close();
-                }
-            };
+            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
+                CALL_SIZES.add(batch.length);
+                return real.score(batch);
+            });
         }
     }
 
