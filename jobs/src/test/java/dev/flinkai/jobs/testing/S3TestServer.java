@@ -35,6 +35,9 @@ public final class S3TestServer implements AutoCloseable {
         conf.setString("s3.path.style.access", "true");
         conf.setString("s3.access-key", ACCESS_KEY);
         conf.setString("s3.secret-key", SECRET_KEY);
+        // as deploy/local/up.sh: S3A against S3Proxy stalls on bulk deletes without these
+        conf.setString("s3.directory.marker.retention", "keep");
+        conf.setString("s3.multiobjectdelete.enable", "false");
         FileSystem.initialize(conf, null);
     }
 
