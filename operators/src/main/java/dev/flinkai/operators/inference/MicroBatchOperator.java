@@ -20,6 +20,11 @@ import java.util.List;
  * to a worker thread and one mailbox completion per model call, which in the job's profile cost more per event than
  * scoring the event in a batch.
  *
+ * <p>At most one timer is pending: a list that opens while the timer of an earlier one (emitted full) is still pending
+ * does not register its own; when that timer fires it re-registers for the open list's deadline. At full speed lists
+ * close full long before their deadline, and a timer per list (thousands per second, each a wake-up of the timer
+ * thread and a mailbox action) would cost more than the batching saves.
+ *
  * <p>An emitted list carries the largest timestamp of its elements, so it is never late for a watermark any of them
  * respected. Elements are held until their list is emitted: the upstream operator must not modify an element after
  * emitting it (true of every function in this project, which is why object reuse is safe).
@@ -35,6 +40,7 @@ public class MicroBatchOperator<T> extends AbstractStreamOperator<List<T>>
     private transient long fillingDeadline;
     private transient long fillingTimestamp;
     private transient boolean fillingHasTimestamp;
+    private transient boolean timerPending;
 
     public MicroBatchOperator(int maxSize, Duration maxWait) {
         if (maxSize < 1) {
@@ -61,7 +67,9 @@ public class MicroBatchOperator<T> extends AbstractStreamOperator<List<T>>
             fillingTimestamp = Long.MIN_VALUE;
             if (maxSize > 1 && maxWaitMillis > 0) {
                 fillingDeadline = getProcessingTimeService().getCurrentProcessingTime() + maxWaitMillis;
-                getProcessingTimeService().registerTimer(fillingDeadline, this);
+                if (!timerPending) { // a pending timer is for an earlier deadline; it re-registers when it fires
+                    registerTimer(fillingDeadline);
+                }
             }
         }
         filling.add(element.getValue());
@@ -74,12 +82,23 @@ public class MicroBatchOperator<T> extends AbstractStreamOperator<List<T>>
         }
     }
 
-    /** A list's wait is over. A timer left from a list that was emitted full finds a younger list (or none): ignored. */
+    /** A list's wait is over, or the timer of a list emitted full fired: then it waits on for the open list, if any. */
     @Override
     public void onProcessingTime(long time) throws Exception {
-        if (!filling.isEmpty() && time >= fillingDeadline) {
-            emit();
+        timerPending = false;
+        if (filling.isEmpty()) {
+            return;
         }
+        if (time >= fillingDeadline) {
+            emit();
+        } else {
+            registerTimer(fillingDeadline);
+        }
+    }
+
+    private void registerTimer(long time) {
+        getProcessingTimeService().registerTimer(time, this);
+        timerPending = true;
     }
 
     @Override

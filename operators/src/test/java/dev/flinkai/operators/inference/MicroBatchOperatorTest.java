@@ -107,6 +107,29 @@ class MicroBatchOperatorTest {
         }
     }
 
+    /** However many lists close full, at most one timer is pending, and the last partial list still closes on time. */
+    @Test
+    void listsThatCloseFullDoNotEachLeaveATimerBehind() throws Exception {
+        try (var harness = harness(2, Duration.ofMillis(100))) {
+            harness.open();
+            for (int t = 0; t < 50; t++) {
+                harness.setProcessingTime(t);
+                harness.processElement(2 * t, t);
+                harness.processElement(2 * t + 1, t);
+                assertThat(harness.getProcessingTimeService().getNumActiveTimers()).isEqualTo(1);
+            }
+            harness.processElement(100, 50); // opened at t=49: deadline 149
+            harness.setProcessingTime(100);  // the first list's timer fires, finds the open list, waits on for it
+            assertThat(lists(harness)).hasSize(50);
+            assertThat(harness.getProcessingTimeService().getNumActiveTimers()).isEqualTo(1);
+            harness.setProcessingTime(148);
+            assertThat(lists(harness)).hasSize(50);
+            harness.setProcessingTime(149);
+            assertThat(lists(harness)).hasSize(51).last().isEqualTo(List.of(100));
+            assertThat(harness.getProcessingTimeService().getNumActiveTimers()).isZero();
+        }
+    }
+
     /**
      * Before a checkpoint barrier the open list is emitted, so the operator snapshots nothing: restored into a fresh
      * operator, the output before and after the checkpoint is the input, each element once and in order.
