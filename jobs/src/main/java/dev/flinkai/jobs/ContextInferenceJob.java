@@ -99,13 +99,13 @@ public final class ContextInferenceJob {
     public static Sink<Prediction> predictionSink(ContextInferenceSettings settings) {
         return KafkaIo.sink(settings.bootstrapServers, settings.predictionsTopic,
                 p -> p.getUserId().getBytes(StandardCharsets.UTF_8), new PredictionSerializationSchema(), settings.delivery,
-                settings.groupId + "-predictions", settings.transactionTimeout);
+                settings.groupId + "-predictions", settings.transactionTimeout, settings.producerLinger);
     }
 
     public static Sink<DeadLetter> deadLetterSink(ContextInferenceSettings settings) {
         return KafkaIo.avroSink(settings.bootstrapServers, settings.deadLettersTopic, DeadLetter.class,
                 d -> (d.getSourceTopic() + "-" + d.getSourcePartition()).getBytes(StandardCharsets.UTF_8),
-                settings.delivery, settings.groupId + "-dead-letters", settings.transactionTimeout);
+                settings.delivery, settings.groupId + "-dead-letters", settings.transactionTimeout, settings.producerLinger);
     }
 
     /** Wires the job between any record source and sinks, so tests can run it on their own inputs and outputs. */

@@ -56,7 +56,7 @@ public final class EventGeneratorJob {
                 .on(env.fromSource(source, WatermarkStrategy.noWatermarks(), PipelineOperator.GENERATOR_SOURCE.displayName))
                 .sinkTo(KafkaIo.avroSink(bootstrapServers, topic, UserEvent.class,
                         e -> e.getUserId().getBytes(StandardCharsets.UTF_8), DeliveryGuarantee.AT_LEAST_ONCE,
-                        "event-generator", Duration.ofMinutes(10))));
+                        "event-generator", Duration.ofMinutes(10), Duration.ofMillis(5)))); // linger: Kafka's default
         env.execute("event-generator");
     }
 

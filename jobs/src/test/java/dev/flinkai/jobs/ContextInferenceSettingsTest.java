@@ -18,10 +18,12 @@ class ContextInferenceSettingsTest {
         assertThat(s.eventsTopic).isEqualTo("user-events");
         assertThat(s.checkpointDir).isNull();
         assertThat(s.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(64);
+        assertThat(s.producerLinger).isEqualTo(Duration.ofMillis(20));
         ContextInferenceSettings lowLatency =
                 ContextInferenceSettings.fromArgs("--model.uri", "/models/m.pt", "--delivery", "at-least-once");
         assertThat(lowLatency.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(4);
         assertThat(lowLatency.bufferTimeout).isEqualTo(Duration.ofMillis(1));
+        assertThat(lowLatency.producerLinger).isEqualTo(Duration.ofMillis(2));
     }
 
     @Test

@@ -33,7 +33,7 @@ public final class KafkaPassThroughJob {
                 .name("Event").uid("bench-passthrough-map")
                 .sinkTo(KafkaIo.avroSink(settings.bootstrapServers, settings.predictionsTopic, UserEvent.class,
                         e -> e.getUserId().getBytes(StandardCharsets.UTF_8), settings.delivery,
-                        settings.groupId + "-passthrough", settings.transactionTimeout))
+                        settings.groupId + "-passthrough", settings.transactionTimeout, settings.producerLinger))
                 .name("Kafka sink: events").uid("bench-passthrough-sink");
         env.execute("bench-limit-kafka");
     }

@@ -38,23 +38,22 @@ public final class KafkaIo {
     /** A sink writing Avro-binary values keyed by {@code key}, with Avro's own writer for {@code type}. */
     public static <T extends SpecificRecord> KafkaSink<T> avroSink(
             String bootstrapServers, String topic, Class<T> type, SerializationSchema<T> key,
-            DeliveryGuarantee guarantee, String transactionalIdPrefix, Duration transactionTimeout) {
+            DeliveryGuarantee guarantee, String transactionalIdPrefix, Duration transactionTimeout, Duration linger) {
         return sink(bootstrapServers, topic, key, new FastAvroSerializationSchema<>(type), guarantee,
-                transactionalIdPrefix, transactionTimeout);
+                transactionalIdPrefix, transactionTimeout, linger);
     }
 
     /**
      * A sink writing {@code value}s keyed by {@code key}. In exactly-once mode records become visible to
-     * read_committed consumers when the checkpoint that covers them completes.
+     * read_committed consumers when the checkpoint that covers them completes. {@code linger}: how long the producer
+     * waits for more records before it sends a partition's batch.
      */
     public static <T> KafkaSink<T> sink(
             String bootstrapServers, String topic, SerializationSchema<T> key, SerializationSchema<T> value,
-            DeliveryGuarantee guarantee, String transactionalIdPrefix, Duration transactionTimeout) {
+            DeliveryGuarantee guarantee, String transactionalIdPrefix, Duration transactionTimeout, Duration linger) {
         Properties producer = new Properties();
         producer.setProperty("transaction.timeout.ms", Long.toString(transactionTimeout.toMillis()));
-        // At-least-once is the low-latency mode: send at once (the producer still batches what piles up while a
-        // request is in flight). Exactly-once output only becomes visible at the checkpoint, so lingering is free.
-        producer.setProperty("linger.ms", guarantee == DeliveryGuarantee.EXACTLY_ONCE ? "20" : "0");
+        producer.setProperty("linger.ms", Long.toString(linger.toMillis()));
         // Room for ~1,000 records per partition and request instead of the default 16 KB (~130 records): fewer,
         // larger produce requests cost the sender thread and the broker less per record.
         producer.setProperty("batch.size", Integer.toString(128 * 1024));
