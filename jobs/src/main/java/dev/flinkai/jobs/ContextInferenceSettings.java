@@ -51,7 +51,7 @@ public final class ContextInferenceSettings implements Serializable {
         // Exactly-once output only becomes visible at the checkpoint, so lingering there is free. In the low-latency
         // mode 2 ms cost ~1.6 ms at the median at 20k events/s but took 0.25 cores off the job and the broker; at 75k
         // events/s (machine near saturation) p50 fell from 80 to 9 ms and p99 from 1.3 s to 0.4 s against linger 0.
-        producerLinger = s.duration("kafka.linger", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 2 : 20));
+        producerLinger = s.durationOrZero("kafka.linger", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 2 : 20));
         checkpointDir = s.string("checkpoint.dir", null);
         stateTtl = s.duration("state.ttl", Duration.ofDays(7));
         bufferTimeout = s.duration("buffer-timeout", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 1 : 50));

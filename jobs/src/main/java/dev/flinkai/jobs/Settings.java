@@ -82,18 +82,28 @@ public final class Settings {
         return value;
     }
 
+    private static final String DURATION_FORMAT = "must be a duration such as 500ms, 10s, 5min, 7d";
+
     /** A duration such as {@code 10s}, {@code 500ms}, {@code 7d}; must be positive. */
     public Duration duration(String key, Duration defaultValue) {
-        return positive(key, defaultValue, TimeUtils::parseDuration, d -> !d.isNegative() && !d.isZero(),
-                "must be a duration such as 500ms, 10s, 5min, 7d");
+        return parsed(key, defaultValue, TimeUtils::parseDuration, d -> !d.isNegative() && !d.isZero(), DURATION_FORMAT,
+                "must be positive");
+    }
+
+    /** A duration that may also be 0. */
+    public Duration durationOrZero(String key, Duration defaultValue) {
+        return parsed(key, defaultValue, TimeUtils::parseDuration, d -> !d.isNegative(), DURATION_FORMAT,
+                "must not be negative");
     }
 
     /** A size such as {@code 4mb}, {@code 512kb}; must be positive. */
     public MemorySize memorySize(String key, MemorySize defaultValue) {
-        return positive(key, defaultValue, MemorySize::parse, m -> m.getBytes() > 0, "must be a size such as 512kb, 4mb, 1gb");
+        return parsed(key, defaultValue, MemorySize::parse, m -> m.getBytes() > 0, "must be a size such as 512kb, 4mb, 1gb",
+                "must be positive");
     }
 
-    private <T> T positive(String key, T defaultValue, Function<String, T> parser, Predicate<T> isPositive, String format) {
+    private <T> T parsed(String key, T defaultValue, Function<String, T> parser, Predicate<T> isValid, String format,
+                         String rule) {
         known.add(key);
         String raw = params.get(key);
         if (raw == null) {
@@ -105,8 +115,8 @@ public final class Settings {
         } catch (RuntimeException e) {
             throw invalid(key, raw, format);
         }
-        if (!isPositive.test(value)) {
-            throw invalid(key, raw, "must be positive");
+        if (!isValid.test(value)) {
+            throw invalid(key, raw, rule);
         }
         return value;
     }

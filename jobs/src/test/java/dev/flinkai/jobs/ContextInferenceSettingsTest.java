@@ -24,6 +24,8 @@ class ContextInferenceSettingsTest {
         assertThat(lowLatency.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(4);
         assertThat(lowLatency.bufferTimeout).isEqualTo(Duration.ofMillis(1));
         assertThat(lowLatency.producerLinger).isEqualTo(Duration.ofMillis(2));
+        assertThat(ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--kafka.linger", "0ms").producerLinger)
+                .as("linger 0: send at once").isZero();
     }
 
     @Test
@@ -45,6 +47,8 @@ class ContextInferenceSettingsTest {
                 .hasMessageContaining("--s3.endpoint");
         assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--inference.max-wait", "500000ns"))
                 .hasMessageContaining("--inference.max-wait").hasMessageContaining("at least 1 ms");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--kafka.linger", "soon"))
+                .hasMessageContaining("--kafka.linger").hasMessageContaining("duration");
         assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--rocksdb.write-buffer-size", "big"))
                 .hasMessageContaining("--rocksdb.write-buffer-size").hasMessageContaining("size");
     }
