@@ -10,7 +10,7 @@
 # Writes target/bench/results.json, results.md, results.png (raw measurements in target/bench/raw/).
 #
 #   deploy/bench/run.sh --quick        N=2M events / U=100k users, state at 100k users, 30 s latency (< 10 min)
-#   deploy/bench/run.sh                full: N=5M / U=1M, state at 1M users, 120 s latency (about 20 min)
+#   deploy/bench/run.sh                full: N=5M / U=1M, state at 1M users, 120 s latency (about 15 min)
 # N is large enough that the measured window (after the first 20 % of the events) is past most JIT compilation: every
 # run starts a fresh TaskManager, and in its first ~10 s the compiler threads took up to 0.7 cores.
 # Options: --events N  --users U  --state-users S  --parallelism "1 2"  --pipelines "limit_kafka naive ours"
