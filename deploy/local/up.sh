@@ -161,7 +161,7 @@ classloader.parent-first-patterns.additional:
 env.java.opts.taskmanager: "${TM_DJL_OPTS[*]}"
 
 # S3 (flink-s3-fs-hadoop plugin, S3A). Not the presto plugin: its output stream writes every checkpoint byte
-# through a per-byte FilterOutputStream.write(int), which took ~16 % of the TaskManager's samples in a profile.
+# through a per-byte FilterOutputStream.write(int); its upload threads took 4 % of the TaskManager's CPU, S3A's 1 %.
 s3.endpoint: ${S3_ENDPOINT}
 s3.path.style.access: true
 s3.access-key: ${S3_ACCESS_KEY}

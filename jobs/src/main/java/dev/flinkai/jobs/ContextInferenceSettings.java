@@ -49,7 +49,7 @@ public final class ContextInferenceSettings implements Serializable {
         transactionTimeout = s.duration("kafka.transaction-timeout", Duration.ofMinutes(10));
         checkpointInterval = s.duration("checkpoint.interval", Duration.ofSeconds(10));
         // Exactly-once output only becomes visible at the checkpoint, so lingering there is free. In the low-latency
-        // mode 2 ms cost ~1.6 ms at the median at 20k events/s but took 0.25 cores off the job and the broker; at 75k
+        // mode 2 ms cost ~2 ms at the median at 20k events/s but took 0.1-0.2 cores off the job and the broker; at 75k
         // events/s (machine near saturation) p50 fell from 80 to 9 ms and p99 from 1.3 s to 0.4 s against linger 0.
         producerLinger = s.durationOrZero("kafka.linger", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 2 : 20));
         checkpointDir = s.string("checkpoint.dir", null);

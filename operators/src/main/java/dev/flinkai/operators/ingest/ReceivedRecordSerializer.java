@@ -29,8 +29,8 @@ import java.util.List;
  * first byte of each value is a format version so the layout can evolve; it reads every version it ever wrote, as
  * unaligned checkpoints keep records in flight.
  *
- * <p>Format 2 writes strings as a varint length and UTF-8 bytes. Format 1 used Flink's {@code StringValue}, whose reader goes through a thread-local buffer on every string (7 % of
- * the per-user context task's samples in a profile).
+ * <p>Format 2 writes strings as a varint length and UTF-8 bytes. Format 1 used Flink's {@code StringValue}, whose
+ * reader goes through a thread-local buffer on every string (7 % of the per-user context task's samples in a profile).
  */
 public final class ReceivedRecordSerializer extends TypeSerializerSingleton<ReceivedRecord> {
     private static final long serialVersionUID = 1L;
