@@ -19,6 +19,7 @@ import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.state.rocksdb.RocksDBConfigurableOptions;
+import org.apache.flink.state.rocksdb.RocksDBOptions;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -68,6 +69,7 @@ public final class ContextInferenceJob {
         // that do not hold the user.
         conf.set(RocksDBConfigurableOptions.USE_BLOOM_FILTER, true);
         conf.set(RocksDBConfigurableOptions.WRITE_BUFFER_SIZE, settings.rocksDbWriteBufferSize);
+        conf.set(RocksDBOptions.OPTIONS_FACTORY, PointLookupRocksDbOptions.class.getName());
         // A cancelled job can be resumed from its last checkpoint, like from a savepoint.
         conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION, ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
         if (settings.checkpointDir != null) {
