@@ -1,5 +1,7 @@
 package dev.flinkai.operators.context;
 
+import dev.flinkai.operators.typeutils.VarLongs;
+
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
@@ -127,23 +129,11 @@ public final class UserContextSerializer extends TypeSerializerSingleton<UserCon
     }
 
     private static void writeVarLong(DataOutputView out, long value) throws IOException {
-        while ((value & ~0x7FL) != 0) {
-            out.writeByte((int) ((value & 0x7F) | 0x80));
-            value >>>= 7;
-        }
-        out.writeByte((int) value);
+        VarLongs.write(out, value);
     }
 
     private static long readVarLong(DataInputView in) throws IOException {
-        long result = 0;
-        for (int shift = 0; shift < 64; shift += 7) {
-            int b = in.readUnsignedByte();
-            result |= (long) (b & 0x7F) << shift;
-            if ((b & 0x80) == 0) {
-                return result;
-            }
-        }
-        throw new IOException("Malformed variable-length integer in UserContext");
+        return VarLongs.read(in, "UserContext");
     }
 
     private static long zigZag(long v) {

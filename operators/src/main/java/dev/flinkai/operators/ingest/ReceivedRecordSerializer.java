@@ -1,6 +1,7 @@
 package dev.flinkai.operators.ingest;
 
 import dev.flinkai.operators.typeutils.SerializerTypeInfo;
+import dev.flinkai.operators.typeutils.VarLongs;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.UserEvent;
@@ -234,7 +235,7 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
             return;
         }
         byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
-        writeVarInt(utf8.length + 1, out);
+        VarLongs.write(out, utf8.length + 1);
         out.write(utf8);
     }
 
@@ -242,32 +243,15 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
         if (version == STRING_VALUE_FORMAT) {
             return StringValue.readString(in);
         }
-        int header = readVarInt(in);
+        long header = VarLongs.read(in, "a ReceivedRecord string header");
+        if (header > Integer.MAX_VALUE) {
+            throw new IOException("Malformed ReceivedRecord string header " + header);
+        }
         if (header == 0) {
             return null;
         }
-        byte[] utf8 = new byte[header - 1];
+        byte[] utf8 = new byte[(int) header - 1];
         in.readFully(utf8);
         return new String(utf8, StandardCharsets.UTF_8);
-    }
-
-    private static void writeVarInt(int value, DataOutputView out) throws IOException {
-        while ((value & ~0x7F) != 0) {
-            out.writeByte((value & 0x7F) | 0x80);
-            value >>>= 7;
-        }
-        out.writeByte(value);
-    }
-
-    private static int readVarInt(DataInputView in) throws IOException {
-        int value = 0;
-        for (int shift = 0; shift < 32; shift += 7) {
-            int b = in.readUnsignedByte();
-            value |= (b & 0x7F) << shift;
-            if ((b & 0x80) == 0) {
-                return value;
-            }
-        }
-        throw new IOException("Malformed varint string header");
     }
 }
