@@ -35,11 +35,7 @@ public final class PredictionSerializationSchema implements SerializationSchema<
     }
 
     static void checkSchema(Schema schema) {
-        List<String> fields = AvroFields.of(schema);
-        if (!fields.equals(FIELDS)) {
-            throw new IllegalStateException("The Avro schema " + schema.getFullName() + " has fields " + fields
-                    + " but PredictionSerializationSchema writes " + FIELDS + ": update it");
-        }
+        AvroFields.requireExactly(schema, FIELDS, "PredictionSerializationSchema writes");
     }
 
     @Override

@@ -36,11 +36,7 @@ final class UserEventDecoder {
     }
 
     static void checkSchema(Schema schema) {
-        List<String> fields = AvroFields.of(schema);
-        if (!fields.equals(FIELDS)) {
-            throw new IllegalStateException("The Avro schema " + schema.getFullName() + " has fields " + fields
-                    + " but UserEventDecoder reads " + FIELDS + ": update it");
-        }
+        AvroFields.requireExactly(schema, FIELDS, "UserEventDecoder reads");
         List<String> symbols = schema.getField("eventType").schema().getEnumSymbols();
         for (int i = 0; i < EVENT_TYPES.length; i++) {
             if (!EVENT_TYPES[i].name().equals(symbols.get(i))) {
