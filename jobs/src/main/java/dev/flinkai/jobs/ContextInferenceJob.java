@@ -2,7 +2,7 @@ package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.kafka.KafkaIo;
 import dev.flinkai.jobs.kafka.PredictionSerializationSchema;
-import dev.flinkai.operators.context.UserContextFunction;
+import dev.flinkai.operators.context.UserContextOperator;
 import dev.flinkai.operators.inference.BatchingInferenceFunction;
 import dev.flinkai.operators.inference.InferenceSettings;
 import dev.flinkai.operators.inference.ScoringRequest;
@@ -12,6 +12,7 @@ import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.Prediction;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -139,7 +140,8 @@ public final class ContextInferenceJob {
 
         DataStream<ScoringRequest> requests = PipelineOperator.USER_CONTEXT.on(valid
                 .keyBy(record -> record.event.getUserId())
-                .process(new UserContextFunction(settings.stateTtl)));
+                .transform(PipelineOperator.USER_CONTEXT.displayName, TypeInformation.of(ScoringRequest.class),
+                        new UserContextOperator(settings.stateTtl, settings.cachedUsers)));
 
         PipelineOperator.PREDICTIONS_SINK.on(scoring.apply(requests).sinkTo(predictions));
     }

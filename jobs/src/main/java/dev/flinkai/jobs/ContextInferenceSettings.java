@@ -22,6 +22,7 @@ public final class ContextInferenceSettings implements Serializable {
     /** Null: take the cluster's execution.checkpointing.dir. */
     public final String checkpointDir;
     public final Duration stateTtl;
+    public final int cachedUsers;
     public final Duration bufferTimeout;
     public final MemorySize rocksDbWriteBufferSize;
 
@@ -54,6 +55,9 @@ public final class ContextInferenceSettings implements Serializable {
         producerLinger = s.durationOrZero("kafka.linger", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 2 : 20));
         checkpointDir = s.string("checkpoint.dir", null);
         stateTtl = s.duration("state.ttl", Duration.ofDays(7));
+        // Per subtask. Written back before every checkpoint barrier, on the task thread: a stall the low-latency mode
+        // does not take by default.
+        cachedUsers = s.intAtLeast("state.cached-users", delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 0 : 100_000, 0);
         bufferTimeout = s.duration("buffer-timeout", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 1 : 50));
         // Each checkpoint flushes the open memtables on the task thread: with RocksDB's 64 MB that stall was 81 ms at
         // 20k events/s, with 4 MB 33 ms. Small memtables cost throughput though (more flushes and compactions: 76k

@@ -2,6 +2,11 @@ package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.jobs.testing.S3TestServer;
+import dev.flinkai.operators.context.UserContext;
+import dev.flinkai.operators.features.FeatureExtractor;
+import dev.flinkai.operators.inference.BatchScorer;
+import dev.flinkai.operators.inference.DjlScorer;
+import dev.flinkai.operators.inference.ModelMetadata;
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.schemas.DeadLetter;
@@ -35,6 +40,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -100,6 +107,7 @@ class ContextInferenceJobIT {
         job.cancel().get();
 
         assertExactlyOnePredictionPerEvent(predictions, events);
+        assertScoresOfAnUninterruptedReplay(predictions, events);
         assertThat(predictions).allSatisfy(p -> {
             assertThat(p.getModelVersion()).isNotBlank();
             assertThat(p.getScores()).hasSize(4);
@@ -118,8 +126,9 @@ class ContextInferenceJobIT {
         kafka.produce(topics.events, encode(topics.events, firstHalf));
         FailOnceAfterCheckpoint.reset();
 
+        // ~100 users per subtask, 20 cached: contexts are written back both on eviction and at the barriers.
         JobClient job = startJob(topics, "failover", input -> input.map(new FailOnceAfterCheckpoint())
-                .uid("test-failure-injector").name("Fail once after a checkpoint"));
+                .uid("test-failure-injector").name("Fail once after a checkpoint"), "--state.cached-users", "20");
         // The failure fires once records keep flowing after a completed checkpoint: produce the rest now.
         assertThat(waitUntilArmed()).as("a checkpoint completed after records passed").isTrue();
         kafka.produce(topics.events, encode(topics.events, secondHalf));
@@ -133,6 +142,8 @@ class ContextInferenceJobIT {
         assertThat(FailOnceAfterCheckpoint.FAILED.get()).as("the injected failure happened").isTrue();
         assertThat(failovers).as("failovers in the job's exception history").isEqualTo(1);
         assertExactlyOnePredictionPerEvent(predictions, events);
+        // The user contexts came back from the checkpoint exactly as they were, cached updates included.
+        assertScoresOfAnUninterruptedReplay(predictions, events);
     }
 
     @Test
@@ -182,8 +193,9 @@ class ContextInferenceJobIT {
     }
 
     private static JobClient startJob(Topics topics, String checkpointPrefix,
-                                      Function<DataStream<ReceivedRecord>, DataStream<ReceivedRecord>> beforePipeline) throws Exception {
-        ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
+                                      Function<DataStream<ReceivedRecord>, DataStream<ReceivedRecord>> beforePipeline,
+                                      String... moreArgs) throws Exception {
+        List<String> args = new ArrayList<>(List.of(
                 "--kafka.bootstrap-servers", kafka.bootstrapServers(),
                 "--topic.events", topics.events,
                 "--topic.predictions", topics.predictions,
@@ -195,7 +207,9 @@ class ContextInferenceJobIT {
                 "--model.uri", "s3://models/next-event/next_event_mlp.pt",
                 "--s3.endpoint", s3.endpoint(),
                 "--s3.access-key", S3TestServer.ACCESS_KEY,
-                "--s3.secret-key", S3TestServer.SECRET_KEY);
+                "--s3.secret-key", S3TestServer.SECRET_KEY));
+        args.addAll(List.of(moreArgs));
+        ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(args.toArray(String[]::new));
         StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
         env.setParallelism(2);
         ContextInferenceJob.buildPipeline(beforePipeline.apply(ContextInferenceJob.kafkaInput(env, settings)),
@@ -219,6 +233,40 @@ class ContextInferenceJobIT {
         assertThat(predictions.size()).as("predictions").isEqualTo(events.size());
         Map<String, String> userOfEvent = events.stream().collect(Collectors.toMap(UserEvent::getEventId, UserEvent::getUserId));
         assertThat(predictions).allSatisfy(p -> assertThat(p.getUserId()).isEqualTo(userOfEvent.get(p.getEventId())));
+    }
+
+    /**
+     * Every model answer equals the model's scores for the features of a straight, failure-free replay of each user's
+     * events (the events of a user share a partition, so the job sees them in this order).
+     */
+    private static void assertScoresOfAnUninterruptedReplay(List<Prediction> predictions, List<UserEvent> events)
+            throws Exception {
+        Map<String, UserContext> contexts = new HashMap<>();
+        float[][] rows = new float[events.size()][];
+        Map<String, Integer> indexOfEvent = new HashMap<>();
+        for (int i = 0; i < events.size(); i++) {
+            UserEvent e = events.get(i);
+            UserContext context = contexts.computeIfAbsent(e.getUserId(), u -> new UserContext());
+            context.add(e);
+            rows[i] = FeatureExtractor.extract(context, e);
+            indexOfEvent.put(e.getEventId(), i);
+        }
+        float[][] expected;
+        try (DjlScorer scorer = DjlScorer.load(MODEL, ModelMetadata.read(MODEL.resolveSibling("next_event_mlp.json")));
+             BatchScorer predictor = scorer.newPredictor()) {
+            expected = predictor.score(rows);
+        }
+        List<String> different = new ArrayList<>();
+        for (Prediction p : predictions) {
+            float[] want = expected[indexOfEvent.get(p.getEventId())];
+            for (int k = 0; k < want.length && !p.getFallback(); k++) {
+                if (Math.abs(p.getScores().get(k) - want[k]) > 1e-4f) {
+                    different.add(p.getEventId() + ": " + p.getScores() + " instead of " + Arrays.toString(want));
+                    break;
+                }
+            }
+        }
+        assertThat(different).as("model answers that differ from a failure-free replay").isEmpty();
     }
 
     private static void awaitCompletedCheckpoints(MiniCluster miniCluster, JobID job, int atLeast) throws Exception {

@@ -19,11 +19,13 @@ class ContextInferenceSettingsTest {
         assertThat(s.checkpointDir).isNull();
         assertThat(s.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(64);
         assertThat(s.producerLinger).isEqualTo(Duration.ofMillis(20));
+        assertThat(s.cachedUsers).isEqualTo(100_000);
         ContextInferenceSettings lowLatency =
                 ContextInferenceSettings.fromArgs("--model.uri", "/models/m.pt", "--delivery", "at-least-once");
         assertThat(lowLatency.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(4);
         assertThat(lowLatency.bufferTimeout).isEqualTo(Duration.ofMillis(1));
         assertThat(lowLatency.producerLinger).isEqualTo(Duration.ofMillis(2));
+        assertThat(lowLatency.cachedUsers).as("no write-back stall at checkpoints").isZero();
         assertThat(ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--kafka.linger", "0ms").producerLinger)
                 .as("linger 0: send at once").isZero();
     }
@@ -49,6 +51,8 @@ class ContextInferenceSettingsTest {
                 .hasMessageContaining("--inference.max-wait").hasMessageContaining("at least 1 ms");
         assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--kafka.linger", "soon"))
                 .hasMessageContaining("--kafka.linger").hasMessageContaining("duration");
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--state.cached-users", "-1"))
+                .hasMessageContaining("--state.cached-users").hasMessageContaining("at least 0");
         assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--rocksdb.write-buffer-size", "big"))
                 .hasMessageContaining("--rocksdb.write-buffer-size").hasMessageContaining("size");
     }

@@ -158,26 +158,30 @@ public final class UserContext {
     }
 
     public UserContext copy() {
-        UserContext c = new UserContext();
-        System.arraycopy(recentPacked, 0, c.recentPacked, 0, RECENT_CAPACITY);
-        System.arraycopy(recentLatencyMillis, 0, c.recentLatencyMillis, 0, RECENT_CAPACITY);
-        c.recentSize = recentSize;
-        c.recentNext = recentNext;
-        c.totalEvents = totalEvents;
-        System.arraycopy(countByType, 0, c.countByType, 0, EVENT_TYPES);
-        c.latencySumMillis = latencySumMillis;
-        c.tokensSum = tokensSum;
-        c.taskSuccesses = taskSuccesses;
-        c.taskFailures = taskFailures;
-        c.ratingSum = ratingSum;
-        c.ratingCount = ratingCount;
-        c.firstEventMillis = firstEventMillis;
-        c.lastEventMillis = lastEventMillis;
-        c.previousEventMillis = previousEventMillis;
-        c.sessionHash = sessionHash;
-        c.sessionEvents = sessionEvents;
-        c.featuresUsedMask = featuresUsedMask;
-        return c;
+        return new UserContext().copyFrom(this);
+    }
+
+    /** Makes this context equal to {@code other}, reusing its arrays; returns this. */
+    public UserContext copyFrom(UserContext other) {
+        System.arraycopy(other.recentPacked, 0, recentPacked, 0, RECENT_CAPACITY);
+        System.arraycopy(other.recentLatencyMillis, 0, recentLatencyMillis, 0, RECENT_CAPACITY);
+        recentSize = other.recentSize;
+        recentNext = other.recentNext;
+        totalEvents = other.totalEvents;
+        System.arraycopy(other.countByType, 0, countByType, 0, EVENT_TYPES);
+        latencySumMillis = other.latencySumMillis;
+        tokensSum = other.tokensSum;
+        taskSuccesses = other.taskSuccesses;
+        taskFailures = other.taskFailures;
+        ratingSum = other.ratingSum;
+        ratingCount = other.ratingCount;
+        firstEventMillis = other.firstEventMillis;
+        lastEventMillis = other.lastEventMillis;
+        previousEventMillis = other.previousEventMillis;
+        sessionHash = other.sessionHash;
+        sessionEvents = other.sessionEvents;
+        featuresUsedMask = other.featuresUsedMask;
+        return this;
     }
 
     public static final int OUTCOME_NONE = 0;

@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * Realistic inputs for the benchmarks, generated once per trial in {@code @Setup}: the job's own event simulator
- * (Zipf-skewed users with hidden personas), folded into per-user contexts exactly as {@code UserContextFunction} does.
+ * (Zipf-skewed users with hidden personas), folded into per-user contexts exactly as {@code UserContextOperator} does.
  */
 final class BenchData {
 

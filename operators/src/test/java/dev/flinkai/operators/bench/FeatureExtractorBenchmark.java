@@ -48,7 +48,7 @@ public class FeatureExtractorBenchmark {
         return out;
     }
 
-    /** Allocating a new array, as UserContextFunction does (the array travels on in the ScoringRequest). */
+    /** Allocating a new array, as UserContextOperator does (the array travels on in the ScoringRequest). */
     @Benchmark
     public float[] extractNew() {
         BenchData.Sample s = samples[next++ & MASK];

@@ -24,7 +24,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The per-event state work of {@code UserContextFunction}: fold an event into a warm context, and the
+ * The per-event state work of {@code UserContextOperator}: fold an event into a warm context, and the
  * (de)serialization RocksDB does on every {@code value()} / {@code update()}.
  *
  * <p>{@code updateRoundTrip} is what one event costs the keyed operator on RocksDB besides the RocksDB calls
