@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# JMH micro-benchmarks of the hot operators (operators/src/test/java/dev/flinkai/operators/bench/*Benchmark), no cluster.
+# JMH micro-benchmarks of the hot operators (operators/src/test/java/dev/flinkai/operators/bench/*Benchmark, and
+# context/RecentContextsBenchmark beside its package-private class), no cluster.
 #   deploy/bench/jmh.sh                       all benchmarks, their own settings (1 fork, 3 x 2 s warmup, 5 x 2 s measured)
 #   deploy/bench/jmh.sh --quick               1 fork, 2 x 1 s warmup, 3 x 1 s measured (about 2 minutes in all)
 #   deploy/bench/jmh.sh --quick UserContext   only benchmarks whose name matches the regex
