@@ -10,9 +10,10 @@
 # Writes target/bench/results.json, results.md, results.png (raw measurements in target/bench/raw/).
 #
 #   deploy/bench/run.sh --quick        N=2M events / U=100k users, state at 100k users, 30 s latency (< 10 min)
-#   deploy/bench/run.sh                full: N=5M / U=1M, state at 1M users, 120 s latency (about 15 min)
-# N is large enough that the measured window (after the first 20 % of the events) is past most JIT compilation: every
-# run starts a fresh TaskManager, and in its first ~10 s the compiler threads took up to 0.7 cores.
+#   deploy/bench/run.sh                full: N=10M / U=1M, state at 1M users, 120 s latency (about 20 min)
+# N is large enough that the measured window (after the first 20 % of the events) is mostly past JIT compilation:
+# every run starts a fresh TaskManager, whose compiler threads still took 14 % of its CPU 10-20 s after the start.
+# ours at 1M users, same build: 109,575 events per TM CPU-s with N=5M (a 25 s window), 120,807 with N=10M (47 s).
 # Options: --events N  --users U  --state-users S  --parallelism "1 2"  --pipelines "limit_kafka naive ours"
 #          --latency-seconds S  --latency-low-rate R (default 1000, 0: none)  --skip-latency  --skip-state  --no-build
 #          --tm-restart each|needed   a fresh TaskManager before every measured run (default), or only when its
@@ -54,7 +55,7 @@ done
 if [[ "$mode" == quick ]]; then
   N="${N:-2000000}"; U="${U:-100000}"; SU="${SU:-100000}"; LAT_S="${LAT_S:-30}"; LAT_WARMUP=20; LAT_LOW_S=20; MODEL_S=10
 else
-  N="${N:-5000000}"; U="${U:-1000000}"; SU="${SU:-1000000}"; LAT_S="${LAT_S:-120}"; LAT_WARMUP=20; LAT_LOW_S=60; MODEL_S=10
+  N="${N:-10000000}"; U="${U:-1000000}"; SU="${SU:-1000000}"; LAT_S="${LAT_S:-120}"; LAT_WARMUP=20; LAT_LOW_S=60; MODEL_S=10
 fi
 BENCH_DELIVERY="${BENCH_DELIVERY:-$DELIVERY}"
 BENCH_BATCH="${BENCH_BATCH:-64}"
