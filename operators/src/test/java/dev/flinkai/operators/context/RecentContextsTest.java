@@ -29,7 +29,7 @@ class RecentContextsTest {
     }
 
     @Test
-    void evictsTheLeastRecentlyUsedAndWritesItBack() throws Exception {
+    void evictsAUserNotUsedSinceAdmittedBeforeOneUsedAgainAndWritesItBack() throws Exception {
         RecentContexts cache = new RecentContexts(2, TTL);
         UserContext a = cache.admit("a", contextWithEvents(1), 0, writer);
         UserContext b = cache.admit("b", contextWithEvents(2), 0, writer);
@@ -91,6 +91,34 @@ class RecentContextsTest {
         cache.writeBackAll(2 * TTL, writer);               // c and d expired
         assertThat(writes).isEmpty();
         assertThat(cache.size()).isZero();
+    }
+
+    /**
+     * Many users through a small cache (evictions, hash collisions, deletions from the index): whatever the cache
+     * returns is the user's latest context, and what it misses the keyed state holds, as a plain map would.
+     */
+    @Test
+    void behavesLikeAMapInFrontOfTheStateUnderChurn() throws Exception {
+        RecentContexts cache = new RecentContexts(50, TTL);
+        Map<String, UserContext> latest = new HashMap<>();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(11);
+        List<dev.flinkai.schemas.UserEvent> events = TestEvents.simulated(12, 1, 20_000);
+        for (int i = 0; i < events.size(); i++) {
+            String user = "u" + random.nextInt(random.nextBoolean() ? 30 : 400);
+            UserContext context = cache.getForUpdate(user, i);
+            if (context != null) {
+                assertThat(context).as("cached context of %s at %d", user, i).isEqualTo(latest.get(user));
+            } else {
+                UserContext stored = state.get(user);
+                assertThat(stored).as("stored context of %s at %d", user, i).isEqualTo(latest.get(user));
+                context = cache.admit(user, stored == null ? new UserContext() : stored.copy(), i, writer);
+            }
+            context.add(events.get(i));
+            latest.put(user, context.copy());
+            assertThat(cache.size()).isLessThanOrEqualTo(50);
+        }
+        cache.writeBackAll(events.size(), writer);
+        assertThat(state).isEqualTo(latest);
     }
 
     @Test
