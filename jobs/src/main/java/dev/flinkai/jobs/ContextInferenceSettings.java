@@ -55,7 +55,7 @@ public final class ContextInferenceSettings implements Serializable {
         producerLinger = s.durationOrZero("kafka.linger", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 2 : 20));
         checkpointDir = s.string("checkpoint.dir", null);
         stateTtl = s.duration("state.ttl", Duration.ofDays(7));
-        // Per subtask, ~420 B of heap each. Written back before every checkpoint barrier, on the task thread (188-205 ms
+        // Per subtask, ~395 B of heap each. Written back before every checkpoint barrier, on the task thread (188-211 ms
         // with 100,000 users at full load, 1M-user mix): a stall the low-latency mode does not take by default.
         cachedUsers = s.intAtLeast("state.cached-users", delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 0 : 100_000, 0);
         bufferTimeout = s.duration("buffer-timeout", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 1 : 50));
