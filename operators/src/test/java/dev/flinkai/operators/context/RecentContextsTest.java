@@ -1,11 +1,14 @@
 package dev.flinkai.operators.context;
 
+import dev.flinkai.schemas.UserEvent;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -101,8 +104,8 @@ class RecentContextsTest {
     void behavesLikeAMapInFrontOfTheStateUnderChurn() throws Exception {
         RecentContexts cache = new RecentContexts(50, TTL);
         Map<String, UserContext> latest = new HashMap<>();
-        java.util.SplittableRandom random = new java.util.SplittableRandom(11);
-        List<dev.flinkai.schemas.UserEvent> events = TestEvents.simulated(12, 1, 20_000);
+        SplittableRandom random = new SplittableRandom(11);
+        List<UserEvent> events = TestEvents.simulated(12, 1, 20_000);
         for (int i = 0; i < events.size(); i++) {
             String user = "u" + random.nextInt(random.nextBoolean() ? 30 : 400);
             UserContext context = cache.getForUpdate(user, i);
