@@ -126,7 +126,8 @@ class UserContextOperatorTest {
             // Evicted users were written back: only users held since their first event can be missing.
             assertThat(usersInState(harness)).isBetween(users - 5, users);
             UserEvent last = events.get(events.size() - 1);
-            long storedEvents = stateOf(harness, last.getUserId()) == null ? 0 : stateOf(harness, last.getUserId()).totalEvents();
+            UserContext stored = stateOf(harness, last.getUserId());
+            long storedEvents = stored == null ? 0 : stored.totalEvents();
             long seenEvents = events.stream().filter(e -> e.getUserId().equals(last.getUserId())).count();
             assertThat(storedEvents).as("the last user's latest events are only cached").isLessThan(seenEvents);
 
