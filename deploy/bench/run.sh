@@ -15,7 +15,8 @@
 # every run starts a fresh TaskManager, whose compiler threads still took 14 % of its CPU 10-20 s after the start.
 # ours at 1M users, same build: 109,575 events per TM CPU-s with N=5M (a 25 s window), 120,807 with N=10M (47 s).
 # Options: --events N  --users U  --state-users S  --parallelism "1 2"  --pipelines "limit_kafka naive ours"
-#          --latency-seconds S  --latency-low-rate R (default 1000, 0: none)  --skip-latency  --skip-state  --no-build
+#          --latency-seconds S  --latency-rate R (default: half of ours' p1 events/s)
+#          --latency-low-rate R (default 1000, 0: none)  --skip-latency  --skip-state  --no-build
 #          --tm-restart each|needed   a fresh TaskManager before every measured run (default), or only when its
 #                                     Metaspace is over 55 % full (see restart_tm)
 # Environment: BENCH_DELIVERY (default: stack.env's DELIVERY, exactly-once) for naive, ours and limit_kafka;
@@ -32,7 +33,7 @@ source "$BENCH_DIR/../local/lib.sh"
 PART=bench
 T_START=$SECONDS
 
-TM_EACH=1; LAT_LOW_RATE=1000; mode=full; N=""; U=""; SU=""; PARS="1 2"; PIPES="limit_kafka naive ours"; LAT_S=""; skip_latency=0; skip_state=0; build=1
+TM_EACH=1; LAT_LOW_RATE=1000; mode=full; N=""; U=""; SU=""; PARS="1 2"; PIPES="limit_kafka naive ours"; LAT_S=""; LAT_RATE=""; skip_latency=0; skip_state=0; build=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) mode=quick; shift ;;
@@ -43,12 +44,13 @@ while [[ $# -gt 0 ]]; do
     --parallelism) PARS="$2"; shift 2 ;;
     --pipelines) PIPES="$2"; shift 2 ;;
     --latency-seconds) LAT_S="$2"; shift 2 ;;
+    --latency-rate) LAT_RATE="$2"; shift 2 ;;
     --latency-low-rate) LAT_LOW_RATE="$2"; shift 2 ;;
     --skip-latency) skip_latency=1; shift ;;
     --skip-state) skip_state=1; shift ;;
     --no-build) build=0; shift ;;
     --tm-restart) [[ "$2" == each ]] && TM_EACH=1 || TM_EACH=0; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -284,17 +286,22 @@ latency_run() { # latency_run <name> <rate> <measure s>
   job_fully_running "$jid" || die "latency job $jid not running"
   TOOL_XMX=1g tool LatencyProbe --bootstrap "$KAFKA_BOOTSTRAP" --events-topic "$events_topic" --predictions-topic "$T_LAT_OUT" \
     --rate "$rate" --users "$U" --warmup-seconds "$LAT_WARMUP" --seconds "$secs" --drain-seconds 10 \
-    >"$RAW/$name.out" 2>"$RAW/$name.log" || { tail "$RAW/$name.log" >&2; die "LatencyProbe failed"; }
+    --timeline-file "$RAW/$name.timeline" >"$RAW/$name.out" 2>"$RAW/$name.log" || { tail "$RAW/$name.log" >&2; die "LatencyProbe failed"; }
   st="$(job_state "$jid")"
+  rest_get "/jobs/$jid/checkpoints" >"$RAW/$name.checkpoints.json" || true  # to line the timeline up with checkpoints
   cancel_job "$jid"
   tail -n 1 "$RAW/$name.out" | jq --arg j "$jid" --arg st "$st" \
     '{job_id: $j, job_state_at_end: $st, delivery: "at-least-once", parallelism: 1} + .' >"$RAW/$name.json"
   log "  $(jq -r '"p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, p99.9 \(.p999_ms) ms, max \(.max_ms) ms over \(.count) predictions (missing \(.missing), rate \(.rate_achieved)/s)"' "$RAW/$name.json")"
 }
 if [[ "$skip_latency" == 0 ]]; then
-  max_p1="$(jq -r '.events_per_s' "$RAW/ours_p1.json" 2>/dev/null || echo 2000)"
-  LAT_RATE=$(( max_p1 / 2 ))
-  step "latency: ours at-least-once, parallelism 1, $LAT_RATE events/s (half of $max_p1), ${LAT_WARMUP} s warm-up + ${LAT_S} s"
+  if [[ -z "$LAT_RATE" ]]; then
+    max_p1="$(jq -r '.events_per_s' "$RAW/ours_p1.json" 2>/dev/null)" || die "no ours_p1 result to take half of: run ours at parallelism 1 or give --latency-rate"
+    LAT_RATE=$(( max_p1 / 2 )); why="half of $max_p1"
+  else
+    why="--latency-rate"
+  fi
+  step "latency: ours at-least-once, parallelism 1, $LAT_RATE events/s ($why), ${LAT_WARMUP} s warm-up + ${LAT_S} s"
   latency_run latency "$LAT_RATE" "$LAT_S"
   if [[ "$LAT_LOW_RATE" != 0 ]]; then
     step "latency for context: the same at a low fixed rate, $LAT_LOW_RATE events/s, ${LAT_WARMUP} s warm-up + ${LAT_LOW_S} s"

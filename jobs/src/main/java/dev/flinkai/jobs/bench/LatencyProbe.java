@@ -24,6 +24,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -50,16 +52,19 @@ import java.util.concurrent.locks.LockSupport;
  *       (producer, broker, source, shuffle, state, batching and the model; then the job's sink, the broker and this
  *       consumer), to see where a tail comes from.</li>
  * </ul>
- * Prints one JSON object (percentiles in ms). Events sent during the warm-up are scored but not recorded.
+ * Prints one JSON object (percentiles in ms). Events sent during the warm-up are scored but not recorded. With
+ * {@code --timeline-file F} it also writes, per 100 ms of send time (warm-up included), the wall-clock start of the
+ * slot, the predictions received and their highest latency: to line a tail up with checkpoints or CPU use.
  *
  * <pre>
  * java -cp flink-ai-jobs.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.jobs.bench.LatencyProbe --bootstrap 127.0.0.1:9092 \
  *   --events-topic bench-latency-events --predictions-topic bench-latency-predictions --rate 10000 \
- *   [--users 100000] [--warmup-seconds 10] [--seconds 30] [--drain-seconds 10] [--linger-ms 1]
+ *   [--users 100000] [--warmup-seconds 10] [--seconds 30] [--drain-seconds 10] [--linger-ms 1] [--timeline-file F]
  * </pre>
  */
 public final class LatencyProbe {
     private static final long PACING_NANOS = 200_000;
+    private static final long TIMELINE_SLOT_NANOS = 100_000_000;
 
     private LatencyProbe() {}
 
@@ -76,6 +81,7 @@ public final class LatencyProbe {
         // Like most real producers, linger a little: with 0 every event was its own produce request, and the broker,
         // on the same two cores as the job, spent more CPU on those requests than the job did on the events.
         String lingerMs = BenchArgs.get(a, "linger-ms", "1");
+        String timelineFile = BenchArgs.get(a, "timeline-file", "");
 
         // Avro's generated coders: the generic ones cost this JVM ~0.5 cores at 75k events/s, beside the job under test.
         AvroCoders.enable();
@@ -92,6 +98,10 @@ public final class LatencyProbe {
         AtomicLong sent = new AtomicLong();
         AtomicBoolean producing = new AtomicBoolean(true);
         long[] counts = new long[4]; // received (measured), duplicates, fallbacks, foreign
+        int timelineSlots = (int) Math.ceil((warmupSeconds + seconds + drainSeconds) * 1e9 / TIMELINE_SLOT_NANOS) + 1;
+        long[] slotCount = new long[timelineSlots];
+        long[] slotMaxMicros = new long[timelineSlots];
+        AtomicLong startNanos = new AtomicLong(Long.MAX_VALUE);
 
         // Consumer first, positioned at the end of every partition, so no prediction of ours is missed.
         Properties cp = BenchArgs.consumerProperties(bootstrap, "read_committed");
@@ -129,6 +139,10 @@ public final class LatencyProbe {
                             continue;
                         }
                         seen.set(seq);
+                        long micros = Math.max(0, (nowNanos - sendNanos[seq]) / 1_000);
+                        int slot = (int) Math.min(timelineSlots - 1, Math.max(0, (sendNanos[seq] - startNanos.get()) / TIMELINE_SLOT_NANOS));
+                        slotCount[slot]++;
+                        slotMaxMicros[slot] = Math.max(slotMaxMicros[slot], micros);
                         if (seq < firstMeasured) {
                             continue;
                         }
@@ -136,7 +150,7 @@ public final class LatencyProbe {
                         if (p.getFallback()) {
                             counts[2]++;
                         }
-                        latency.recordValue(Math.max(0, (nowNanos - sendNanos[seq]) / 1_000));
+                        latency.recordValue(micros);
                         latencyIngestTs.recordValue(Math.max(0, (nowMillis - p.getIngestTimeMillis()) * 1_000));
                         untilScored.recordValue(Math.max(0, (p.getPredictTimeMillis() - p.getIngestTimeMillis()) * 1_000));
                         afterScored.recordValue(Math.max(0, (nowMillis - p.getPredictTimeMillis()) * 1_000));
@@ -169,10 +183,13 @@ public final class LatencyProbe {
         BinaryEncoder encoder = null;
         long maxBehindNanos = 0;
         long start;
+        long startMillis;
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(pp)) {
             producer.partitionsFor(eventsTopic); // metadata before the clock starts
             double intervalNanos = 1e9 / rate;
+            startMillis = System.currentTimeMillis();
             start = System.nanoTime();
+            startNanos.set(start);
             for (int seq = 0; seq < total; seq++) {
                 long due = start + (long) (seq * intervalNanos);
                 long now = System.nanoTime();
@@ -222,6 +239,14 @@ public final class LatencyProbe {
         out.put("after_scored", percentiles("", afterScored));
         out.put("histogram_ms", distribution(latency));
         System.out.println(BenchArgs.toJson(out));
+        if (!timelineFile.isEmpty()) {
+            StringBuilder lines = new StringBuilder("slot_start_ms predictions max_latency_ms\n");
+            for (int i = 0; i < timelineSlots; i++) {
+                lines.append(startMillis + i * TIMELINE_SLOT_NANOS / 1_000_000).append(' ').append(slotCount[i]).append(' ')
+                        .append(ms(slotMaxMicros[i])).append('\n');
+            }
+            Files.writeString(Path.of(timelineFile), lines);
+        }
     }
 
     private static Map<String, Object> percentiles(String prefix, Histogram h) {
