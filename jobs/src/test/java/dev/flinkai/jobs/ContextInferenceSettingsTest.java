@@ -19,7 +19,7 @@ class ContextInferenceSettingsTest {
         assertThat(s.checkpointDir).isNull();
         assertThat(s.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(64);
         assertThat(s.producerLinger).isEqualTo(Duration.ofMillis(20));
-        assertThat(s.cachedUsers).isEqualTo(100_000);
+        assertThat(s.cachedUsers).isEqualTo(200_000);
         ContextInferenceSettings lowLatency =
                 ContextInferenceSettings.fromArgs("--model.uri", "/models/m.pt", "--delivery", "at-least-once");
         assertThat(lowLatency.rocksDbWriteBufferSize.getMebiBytes()).isEqualTo(4);
