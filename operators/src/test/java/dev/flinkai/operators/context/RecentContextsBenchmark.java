@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The user-context cache of {@link UserContextOperator} on the job benchmark's user mix (1M users, Zipf 0.8) with
- * the job's default size (100,000 users): the cost per event of finding or admitting the user's context, evictions
+ * the job's default size (200,000 users): the cost per event of finding or admitting the user's context, evictions
  * included, without the RocksDB reads and writes it saves or makes. Here (package-private class) rather than in
  * {@code operators.bench}.
  *
@@ -34,7 +34,7 @@ import java.util.concurrent.TimeUnit;
 @Fork(1)
 public class RecentContextsBenchmark {
 
-    private static final int CACHED_USERS = 100_000;
+    private static final int CACHED_USERS = 200_000;
     private static final int USERS = 1_000_000;
     private static final int EVENTS = 1 << 21; // power of two: index with a mask
     private static final int MASK = EVENTS - 1;
