@@ -93,9 +93,11 @@ fi
 # --- 1. the stack, free of other jobs ------------------------------------------------------------------------------
 step "local stack: SUBMIT_JOBS=0 deploy/local/up.sh (log target/bench/raw/up.log)"
 SUBMIT_JOBS=0 "$LOCAL_DIR/up.sh" >"$RAW/up.log" 2>&1 || { tail -n 20 "$RAW/up.log" >&2; die "the local stack did not come up"; }
-# restart_tm: a fresh TaskManager 1 (deploy/local/tm.sh). Needed because every job submission leaves ~20 MB of
-# Metaspace behind in the TaskManager (the job's classloader is not collected): after ~12 jobs the default 256 MB
-# Metaspace runs out and the TaskManager dies with "OutOfMemoryError: Metaspace".
+# restart_tm: a fresh TaskManager 1 (deploy/local/tm.sh). Needed because every job holds ~20 MB of Metaspace in the
+# TaskManager until its classloader is collected, which the Okio watchdog thread of its model download delays to
+# ~80 s after the job ends (it was ~6 min before the S3 client's timeouts were cut to 30 s), and the first job's
+# classloader stayed pinned in the runs looked at. Jobs submitted back to back used to exhaust the default 256 MB
+# ("OutOfMemoryError: Metaspace" after ~12 jobs).
 restart_tm() {
   "$LOCAL_DIR/tm.sh" stop 1 >>"$RAW/tm.log" 2>&1 || true
   "$LOCAL_DIR/tm.sh" start 1 >>"$RAW/tm.log" 2>&1 || { tail -n 5 "$RAW/tm.log" >&2; die "TaskManager 1 did not restart"; }
