@@ -55,9 +55,9 @@ public final class ContextInferenceSettings implements Serializable {
         producerLinger = s.durationOrZero("kafka.linger", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 2 : 20));
         checkpointDir = s.string("checkpoint.dir", null);
         stateTtl = s.duration("state.ttl", Duration.ofDays(7));
-        // Per subtask, ~395 B of heap each (79 MB at 200,000). At 1M users (Zipf 0.8) 200,000 gave 61 % hits and
-        // 153k events per TM CPU-s, 100,000 49 % and 127k. Written back before every checkpoint barrier, on the task
-        // thread (368 ms with 200,000 at full load): a stall the low-latency mode does not take by default.
+        // Per subtask, ~395 B of heap each (79 MB at 200,000). At 1M users (Zipf 0.8, 4M-event runs) 200,000 gave 61 %
+        // hits and 143-153k events per TM CPU-s, 100,000 49 % and 126-128k. Written back before every checkpoint barrier,
+        // on the task thread (368 ms with 200,000 at full load): a stall the low-latency mode does not take by default.
         cachedUsers = s.intAtLeast("state.cached-users", delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 0 : 200_000, 0);
         bufferTimeout = s.duration("buffer-timeout", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 1 : 50));
         // Each checkpoint flushes the open memtables on the task thread: with RocksDB's 64 MB that stall was 81 ms at

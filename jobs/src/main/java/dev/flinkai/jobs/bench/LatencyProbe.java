@@ -140,7 +140,8 @@ public final class LatencyProbe {
                         }
                         seen.set(seq);
                         long micros = Math.max(0, (nowNanos - sendNanos[seq]) / 1_000);
-                        int slot = (int) Math.min(timelineSlots - 1, Math.max(0, (sendNanos[seq] - startNanos.get()) / TIMELINE_SLOT_NANOS));
+                        long slotOfSend = (sendNanos[seq] - startNanos.get()) / TIMELINE_SLOT_NANOS;
+                        int slot = (int) Math.min(timelineSlots - 1, Math.max(0, slotOfSend));
                         slotCount[slot]++;
                         slotMaxMicros[slot] = Math.max(slotMaxMicros[slot], micros);
                         if (seq < firstMeasured) {

@@ -29,7 +29,7 @@ import java.util.Objects;
 public final class ModelArtifacts {
 
     /** Connect, read and write timeout of the S3 client. */
-    static final long S3_TIMEOUT_MILLIS = 30_000;
+    private static final long S3_TIMEOUT_MILLIS = 30_000;
 
     private ModelArtifacts() {}
 
@@ -134,9 +134,9 @@ public final class ModelArtifacts {
                 .credentials(s3.accessKey(), s3.secretKey())
                 .region(s3.region()) // a fixed region spares a GetBucketLocation round trip
                 .build();
-        // A socket read or write that waits longer is a dead connection. Also, the job's own copy of Okio keeps a watchdog
-        // thread, and with it the job's classloader (~20 MB of TaskManager Metaspace), alive until the last timeout of
-        // the download has run out plus 60 s: with MinIO's default of 5 min that outlived a cancelled job by ~6 min.
+        // A socket read or write that waits longer is a dead connection. Also, the Okio classes in the job jar keep a
+        // watchdog thread, and with it the job's classloader (~20 MB of TaskManager Metaspace), alive until the last
+        // timeout of the download has run out plus 60 s: with MinIO's default of 5 min, ~6 min after a job was cancelled.
         client.setTimeout(S3_TIMEOUT_MILLIS, S3_TIMEOUT_MILLIS, S3_TIMEOUT_MILLIS);
         try {
             download(client, s3, bucket, key, model, "s3://" + bucket + "/" + key);
