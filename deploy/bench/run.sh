@@ -59,6 +59,10 @@ if [[ "$mode" == quick ]]; then
 else
   N="${N:-10000000}"; U="${U:-1000000}"; SU="${SU:-1000000}"; LAT_S="${LAT_S:-120}"; LAT_WARMUP=20; LAT_LOW_S=60; MODEL_S=10
 fi
+# The latency rate defaults to half of ours' p1 result: fail now rather than after the throughput runs.
+if [[ "$skip_latency" == 0 && -z "$LAT_RATE" ]] && ! { [[ " $PIPES " == *" ours "* ]] && [[ " $PARS " == *" 1 "* ]]; }; then
+  die "the latency step needs ours at parallelism 1 (its rate is half of that result): add them, or give --latency-rate R or --skip-latency"
+fi
 BENCH_DELIVERY="${BENCH_DELIVERY:-$DELIVERY}"
 BENCH_BATCH="${BENCH_BATCH:-64}"
 BENCH_JOB_ARGS="${BENCH_JOB_ARGS:-}"
