@@ -161,7 +161,7 @@ public final class UserContext {
         return new UserContext().copyFrom(this);
     }
 
-    /** Makes this context equal to {@code other}, reusing its arrays; returns this. */
+    /** Makes this context equal to {@code other}, reusing this context's arrays; returns this. */
     public UserContext copyFrom(UserContext other) {
         System.arraycopy(other.recentPacked, 0, recentPacked, 0, RECENT_CAPACITY);
         System.arraycopy(other.recentLatencyMillis, 0, recentLatencyMillis, 0, RECENT_CAPACITY);
