@@ -1,11 +1,14 @@
 package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.kafka.KafkaIo;
-import dev.flinkai.jobs.kafka.PredictionSerializationSchema;
 import dev.flinkai.operators.context.UserContextOperator;
+import dev.flinkai.operators.features.FeatureExtractor;
+import dev.flinkai.operators.features.ScoringRequest;
 import dev.flinkai.operators.inference.BatchingInferenceFunction;
-import dev.flinkai.operators.inference.InferenceSettings;
-import dev.flinkai.operators.inference.ScoringRequest;
+import dev.flinkai.operators.inference.ModelClientFactory;
+import dev.flinkai.operators.inference.ModelClients;
+import dev.flinkai.operators.inference.ModelMetadata;
+import dev.flinkai.operators.inference.djl.ModelArtifacts;
 import dev.flinkai.operators.ingest.DeadLetterRouter;
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.schemas.DeadLetter;
@@ -19,19 +22,19 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.state.rocksdb.RocksDBConfigurableOptions;
 import org.apache.flink.state.rocksdb.RocksDBOptions;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.ParameterTool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.function.Function;
 
 /**
  * The main job: user events from Kafka -> per-user context in RocksDB -> features -> async micro-batched model
@@ -42,17 +45,36 @@ import java.util.function.Function;
  *     --kafka.bootstrap-servers 127.0.0.1:9092 --model.uri s3://models/next-event/next_event_mlp.pt \
  *     --s3.endpoint http://127.0.0.1:9000 [--delivery exactly-once|at-least-once] ...
  * </pre>
- * See {@link ContextInferenceSettings} for every setting and its default.
+ * See {@link ContextInferenceOptions} for every setting and its default.
  */
 public final class ContextInferenceJob {
+    private static final Logger LOG = LoggerFactory.getLogger(ContextInferenceJob.class);
 
     private ContextInferenceJob() {}
 
     public static void main(String[] args) throws Exception {
-        ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(args);
-        StreamExecutionEnvironment env = createEnvironment(settings);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        ContextInferenceSettings settings = ContextInferenceSettings.from(args, env.getConfiguration());
+        refuseAModelThatDoesNotFit(settings);
+        configure(env, settings);
         buildPipeline(kafkaInput(env, settings), predictionSink(settings), deadLetterSink(settings), settings);
         env.execute("context-inference");
+    }
+
+    /**
+     * Fails the submission when the model's metadata names another feature count than the job's features have. The
+     * inference operator checks it again when it opens; a model that cannot be read now is left to that check.
+     */
+    static void refuseAModelThatDoesNotFit(ContextInferenceSettings settings) {
+        ModelMetadata model;
+        try {
+            model = ModelArtifacts.fetchMetadata(settings.modelUri, settings.modelSettings().s3Access());
+        } catch (Exception e) {
+            LOG.warn("Cannot read the metadata of {} now ({}); the inference operator checks it when it opens",
+                    settings.modelUri, e.toString());
+            return;
+        }
+        BatchingInferenceFunction.requireFits(model, FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout());
     }
 
     /** Checkpointing, RocksDB with incremental checkpoints, and the settings shown in the web UI. */
@@ -79,12 +101,14 @@ public final class ContextInferenceJob {
         env.configure(conf);
         env.enableCheckpointing(settings.checkpointInterval.toMillis(),
                 settings.exactlyOnce() ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
-        env.getCheckpointConfig().setMinPauseBetweenCheckpoints(Math.min(1000, settings.checkpointInterval.toMillis() / 2));
+        // The first checkpoint is triggered between the minimum pause and the interval after the job is scheduled: with
+        // half the interval the tasks have loaded their model by then (a trigger before fails and shows as failed).
+        env.getCheckpointConfig().setMinPauseBetweenCheckpoints(settings.checkpointInterval.toMillis() / 2);
         env.setBufferTimeout(settings.bufferTimeout.toMillis());
         // Safe here: no function keeps or mutates a record after emitting it (state holds its own copies), so
         // chained operators can hand records over without a defensive copy.
         env.getConfig().enableObjectReuse();
-        env.getConfig().setGlobalJobParameters(withSecretsMasked(settings.params));
+        env.getConfig().setGlobalJobParameters(ParameterTool.fromMap(settings.shown));
     }
 
     /** The Kafka source with event-time watermarks; idle partitions do not hold watermarks back. */
@@ -100,8 +124,8 @@ public final class ContextInferenceJob {
     }
 
     public static Sink<Prediction> predictionSink(ContextInferenceSettings settings) {
-        return KafkaIo.sink(settings.bootstrapServers, settings.predictionsTopic,
-                p -> p.getUserId().getBytes(StandardCharsets.UTF_8), new PredictionSerializationSchema(), settings.delivery,
+        return KafkaIo.avroSink(settings.bootstrapServers, settings.predictionsTopic, Prediction.class,
+                p -> p.getUserId().getBytes(StandardCharsets.UTF_8), settings.delivery,
                 settings.groupId + "-predictions", settings.transactionTimeout, settings.producerLinger);
     }
 
@@ -114,49 +138,31 @@ public final class ContextInferenceJob {
     /** Wires the job between any record source and sinks, so tests can run it on their own inputs and outputs. */
     public static void buildPipeline(DataStream<ReceivedRecord> records, Sink<Prediction> predictions,
                                      Sink<DeadLetter> deadLetters, ContextInferenceSettings settings) {
-        buildPipeline(records, predictions, deadLetters, settings, requests -> {
-            DataStream<List<ScoringRequest>> batches = PipelineOperator.MICRO_BATCHES.on(
-                    BatchingInferenceFunction.batches(requests, settings.maxBatchSize, settings.maxBatchWait));
-            return PipelineOperator.MODEL_INFERENCE.on(BatchingInferenceFunction.apply(batches,
-                    inferenceSettings(settings), settings.inferenceTimeout, batchesInFlight(settings)));
-        });
+        DataStream<ScoringRequest> requests = scoringRequests(records, deadLetters, settings);
+        PipelineOperator.PREDICTIONS_SINK.on(predictions(requests, settings, ModelClients.DEFAULT).sinkTo(predictions));
     }
 
-    /** inference.capacity counts requests; the async operator counts batches. */
-    static int batchesInFlight(ContextInferenceSettings settings) {
-        return Math.max(1, (settings.inferenceCapacity + settings.maxBatchSize - 1) / settings.maxBatchSize);
-    }
-
-    /**
-     * The same pipeline with another scoring step, so a benchmark can compare it with, e.g., one synchronous model
-     * call per event under otherwise identical conditions.
-     */
-    public static void buildPipeline(DataStream<ReceivedRecord> records, Sink<Prediction> predictions,
-                                     Sink<DeadLetter> deadLetters, ContextInferenceSettings settings,
-                                     Function<DataStream<ScoringRequest>, DataStream<Prediction>> scoring) {
+    /** Dead letters to their sink; valid events keyed by user into their context: one request per event. */
+    public static DataStream<ScoringRequest> scoringRequests(DataStream<ReceivedRecord> records,
+                                                             Sink<DeadLetter> deadLetters,
+                                                             ContextInferenceSettings settings) {
         SingleOutputStreamOperator<ReceivedRecord> valid =
                 PipelineOperator.DEAD_LETTER_ROUTER.on(records.process(new DeadLetterRouter()));
         PipelineOperator.DEAD_LETTERS_SINK.on(valid.getSideOutput(DeadLetterRouter.DEAD_LETTERS).sinkTo(deadLetters));
-
-        DataStream<ScoringRequest> requests = PipelineOperator.USER_CONTEXT.on(valid
+        return PipelineOperator.USER_CONTEXT.on(valid
                 .keyBy(record -> record.event.getUserId())
                 .transform(PipelineOperator.USER_CONTEXT.displayName, TypeInformation.of(ScoringRequest.class),
                         new UserContextOperator(settings.stateTtl, settings.cachedUsers)));
-
-        PipelineOperator.PREDICTIONS_SINK.on(scoring.apply(requests).sinkTo(predictions));
     }
 
-    public static InferenceSettings inferenceSettings(ContextInferenceSettings settings) {
-        return InferenceSettings.forModel(settings.modelUri)
-                .s3(settings.s3Endpoint, settings.s3AccessKey, settings.s3SecretKey)
-                .workers(settings.inferenceWorkers)
-                // Never block the task thread: the async operator already bounds what is in flight.
-                .queueCapacity(batchesInFlight(settings));
-    }
-
-    private static ParameterTool withSecretsMasked(ParameterTool params) {
-        Map<String, String> shown = new HashMap<>(params.toMap());
-        shown.computeIfPresent("s3.secret-key", (k, v) -> "******");
-        return ParameterTool.fromMap(shown);
+    /** Micro-batches of requests, scored asynchronously by the model clients {@code clients} opens. */
+    public static DataStream<Prediction> predictions(DataStream<ScoringRequest> requests,
+                                                     ContextInferenceSettings settings, ModelClientFactory clients) {
+        DataStream<List<ScoringRequest>> batches = PipelineOperator.MICRO_BATCHES.on(
+                BatchingInferenceFunction.batches(requests, settings.maxBatchSize, settings.maxBatchWait));
+        BatchingInferenceFunction inference = new BatchingInferenceFunction(settings.modelSettings(), clients,
+                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), settings.inferenceTimeout);
+        return PipelineOperator.MODEL_INFERENCE.on(BatchingInferenceFunction.apply(batches, inference,
+                settings.batchesInFlight(), new AvroTypeInfo<>(Prediction.class)));
     }
 }

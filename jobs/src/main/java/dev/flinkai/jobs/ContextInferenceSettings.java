@@ -1,14 +1,30 @@
 package dev.flinkai.jobs;
 
+import dev.flinkai.jobs.ContextInferenceOptions.Delivery;
+import dev.flinkai.operators.config.Settings;
+import dev.flinkai.operators.inference.InferenceOptions;
+import dev.flinkai.operators.inference.ModelSettings;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.connector.base.DeliveryGuarantee;
-import org.apache.flink.util.ParameterTool;
 
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
 
-/** Settings of {@link ContextInferenceJob}, read from {@code --key value} arguments with defaults. */
+import static dev.flinkai.jobs.ContextInferenceOptions.*;
+
+/**
+ * The settings of {@link ContextInferenceJob}, read and checked once at start from the {@link ContextInferenceOptions}
+ * ({@code --key value} arguments first, then the cluster configuration, then the defaults). Any bad value, unknown
+ * key or contradiction fails here, naming the key.
+ */
 public final class ContextInferenceSettings implements Serializable {
+    private static final long serialVersionUID = 1L;
 
     public final String bootstrapServers;
     public final String eventsTopic;
@@ -36,65 +52,101 @@ public final class ContextInferenceSettings implements Serializable {
     public final Duration inferenceTimeout;
     public final int inferenceCapacity;
 
-    public final ParameterTool params;
+    /** Every setting with its effective value, the S3 secret masked: shown in the web UI. */
+    public final Map<String, String> shown;
 
     private ContextInferenceSettings(Settings s) {
-        bootstrapServers = s.string("kafka.bootstrap-servers", "127.0.0.1:9092");
-        eventsTopic = s.string("topic.events", "user-events");
-        predictionsTopic = s.string("topic.predictions", "predictions");
-        deadLettersTopic = s.string("topic.dead-letters", "dead-letters");
-        groupId = s.string("kafka.group-id", "context-inference");
-        delivery = "at-least-once".equals(s.choice("delivery", "exactly-once", "exactly-once", "at-least-once"))
-                ? DeliveryGuarantee.AT_LEAST_ONCE : DeliveryGuarantee.EXACTLY_ONCE;
-        // Must stay below the broker's transaction.max.timeout.ms (15 min by default) or the producer is refused.
-        transactionTimeout = s.duration("kafka.transaction-timeout", Duration.ofMinutes(10));
-        checkpointInterval = s.duration("checkpoint.interval", Duration.ofSeconds(10));
-        // Exactly-once output only becomes visible at the checkpoint, so lingering there is free. In the low-latency
-        // mode 2 ms cost ~2 ms at the median at 20k events/s but took 0.1-0.2 cores off the job and the broker; at 75k
-        // events/s (machine near saturation) p50 fell from 80 to 9 ms and p99 from 1.3 s to 0.4 s against linger 0.
-        producerLinger = s.durationOrZero("kafka.linger", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 2 : 20));
-        checkpointDir = s.string("checkpoint.dir", null);
-        stateTtl = s.duration("state.ttl", Duration.ofDays(7));
-        // Per subtask, ~395 B of heap each (79 MB at 200,000). At 1M users (Zipf 0.8, 4M-event runs) 200,000 gave 61 %
-        // hits and 143-153k events per TM CPU-s, 100,000 49 % and 126-128k. Written back before every checkpoint barrier,
-        // on the task thread (368 ms with 200,000 at full load): a stall the low-latency mode does not take by default.
-        cachedUsers = s.intAtLeast("state.cached-users", delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 0 : 200_000, 0);
-        bufferTimeout = s.duration("buffer-timeout", Duration.ofMillis(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 1 : 50));
-        // Each checkpoint flushes the open memtables on the task thread: with RocksDB's 64 MB that stall was 81 ms at
-        // 20k events/s, with 4 MB 33 ms. Small memtables cost throughput though (more flushes and compactions: 76k
-        // instead of 92k events per TM CPU-second at 1M users), so only the low-latency mode uses them.
-        rocksDbWriteBufferSize = s.memorySize("rocksdb.write-buffer-size",
-                MemorySize.ofMebiBytes(delivery == DeliveryGuarantee.AT_LEAST_ONCE ? 4 : 64));
+        Delivery mode = s.get(DELIVERY);
+        bootstrapServers = nonBlank(s, BOOTSTRAP_SERVERS);
+        eventsTopic = nonBlank(s, TOPIC_EVENTS);
+        predictionsTopic = nonBlank(s, TOPIC_PREDICTIONS);
+        deadLettersTopic = nonBlank(s, TOPIC_DEAD_LETTERS);
+        groupId = nonBlank(s, GROUP_ID);
+        delivery = mode == Delivery.AT_LEAST_ONCE ? DeliveryGuarantee.AT_LEAST_ONCE : DeliveryGuarantee.EXACTLY_ONCE;
+        transactionTimeout = s.positive(TRANSACTION_TIMEOUT);
+        checkpointInterval = s.positive(CHECKPOINT_INTERVAL);
+        producerLinger = s.notNegative(KAFKA_LINGER, s.get(KAFKA_LINGER, modeDefault(KAFKA_LINGER, mode)));
+        checkpointDir = s.get(CHECKPOINT_DIR);
+        stateTtl = s.positive(STATE_TTL);
+        cachedUsers = s.atLeast(CACHED_USERS, s.get(CACHED_USERS, modeDefault(CACHED_USERS, mode)), 0);
+        bufferTimeout = s.positive(BUFFER_TIMEOUT, s.get(BUFFER_TIMEOUT, modeDefault(BUFFER_TIMEOUT, mode)));
+        rocksDbWriteBufferSize = s.get(ROCKSDB_WRITE_BUFFER_SIZE, modeDefault(ROCKSDB_WRITE_BUFFER_SIZE, mode));
+        if (rocksDbWriteBufferSize.getBytes() <= 0) {
+            throw Settings.invalid(ROCKSDB_WRITE_BUFFER_SIZE, rocksDbWriteBufferSize, "must be positive");
+        }
 
-        modelUri = s.required("model.uri");
-        s3Endpoint = s.string("s3.endpoint", System.getenv("S3_ENDPOINT"));
-        s3AccessKey = s.string("s3.access-key", System.getenv("AWS_ACCESS_KEY_ID"));
-        s3SecretKey = s.string("s3.secret-key", System.getenv("AWS_SECRET_ACCESS_KEY"));
-        maxBatchSize = s.intAtLeast("inference.max-batch-size", 64, 1);
-        maxBatchWait = s.duration("inference.max-wait", Duration.ofMillis(2));
-        inferenceWorkers = s.intAtLeast("inference.workers", 1, 1);
-        inferenceTimeout = s.duration("inference.timeout", Duration.ofSeconds(2));
-        inferenceCapacity = s.intAtLeast("inference.capacity", 1000, 1);
+        modelUri = s.required(InferenceOptions.MODEL_URI);
+        s3Endpoint = s.get(InferenceOptions.S3_ENDPOINT, System.getenv("S3_ENDPOINT"));
+        s3AccessKey = s.get(InferenceOptions.S3_ACCESS_KEY, System.getenv("AWS_ACCESS_KEY_ID"));
+        s3SecretKey = s.get(InferenceOptions.S3_SECRET_KEY, System.getenv("AWS_SECRET_ACCESS_KEY"));
+        maxBatchSize = s.atLeast(InferenceOptions.MAX_BATCH_SIZE, 1);
+        maxBatchWait = s.positive(InferenceOptions.MAX_WAIT);
+        inferenceWorkers = s.atLeast(InferenceOptions.WORKERS, 1);
+        inferenceTimeout = s.positive(InferenceOptions.TIMEOUT);
+        inferenceCapacity = s.atLeast(InferenceOptions.CAPACITY, 1);
         if (transactionTimeout.compareTo(checkpointInterval) <= 0) {
-            throw new IllegalArgumentException("Invalid setting --kafka.transaction-timeout " + transactionTimeout
-                    + ": must exceed --checkpoint.interval " + checkpointInterval + ", or transactions expire before they commit");
+            throw Settings.invalid(TRANSACTION_TIMEOUT, transactionTimeout, "must exceed --checkpoint.interval "
+                    + checkpointInterval + ", or transactions expire before they commit");
         }
         if (maxBatchWait.toMillis() < 1) {
-            throw new IllegalArgumentException("Invalid setting --inference.max-wait " + maxBatchWait
-                    + ": must be at least 1 ms (timers have millisecond resolution)");
+            throw Settings.invalid(InferenceOptions.MAX_WAIT, maxBatchWait,
+                    "must be at least 1 ms (timers have millisecond resolution)");
         }
-        if (modelUri.startsWith("s3://") && s3Endpoint == null) {
-            throw new IllegalArgumentException("Missing setting --s3.endpoint (or env S3_ENDPOINT), needed for --model.uri " + modelUri);
+        if (modelSettings().onS3() && s3Endpoint == null) {
+            throw new IllegalArgumentException("Missing setting --" + InferenceOptions.S3_ENDPOINT.key()
+                    + " (or env S3_ENDPOINT), needed for --model.uri " + modelUri);
         }
-        s.rejectUnknownKeys();
-        params = s.params();
+        Map<String, String> effective = s.effective();
+        effective.put(KAFKA_LINGER.key(), Settings.format(producerLinger));
+        effective.put(CACHED_USERS.key(), Settings.format(cachedUsers));
+        effective.put(BUFFER_TIMEOUT.key(), Settings.format(bufferTimeout));
+        effective.put(ROCKSDB_WRITE_BUFFER_SIZE.key(), Settings.format(rocksDbWriteBufferSize));
+        shown = effective;
     }
 
+    /** From {@code --key value} arguments alone (the defaults for everything else). */
     public static ContextInferenceSettings fromArgs(String... args) {
-        return new ContextInferenceSettings(new Settings(ParameterTool.fromArgs(args)));
+        return from(args, new Configuration());
+    }
+
+    /** From {@code --key value} arguments, then {@code cluster} (e.g. the execution environment's configuration). */
+    public static ContextInferenceSettings from(String[] args, ReadableConfig cluster) {
+        return new ContextInferenceSettings(Settings.of(args, ALL, cluster, Set.of(InferenceOptions.S3_SECRET_KEY.key())));
     }
 
     public boolean exactlyOnce() {
         return delivery == DeliveryGuarantee.EXACTLY_ONCE;
+    }
+
+    /** The model client's settings: the model, S3 access and scoring threads. */
+    public ModelSettings modelSettings() {
+        return ModelSettings.forModel(modelUri)
+                .s3(s3Endpoint, s3AccessKey, s3SecretKey)
+                .workers(inferenceWorkers)
+                // Never block the task thread: the async operator already bounds what is in flight.
+                .queueCapacity(batchesInFlight());
+    }
+
+    /** inference.capacity counts requests; the async operator counts batches. */
+    public int batchesInFlight() {
+        return Math.max(1, (inferenceCapacity + maxBatchSize - 1) / maxBatchSize);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> T modeDefault(ConfigOption<T> option, Delivery mode) {
+        for (ModeDefault<?> m : MODE_DEFAULTS) {
+            if (m.option() == option) {
+                return ((ModeDefault<T>) m).forMode(mode);
+            }
+        }
+        throw new IllegalArgumentException("no mode default for " + option.key());
+    }
+
+    private static String nonBlank(Settings s, ConfigOption<String> option) {
+        String value = s.get(option);
+        if (value == null || value.isBlank()) {
+            throw Settings.invalid(option, value, "must not be blank");
+        }
+        return value;
     }
 }

@@ -1,12 +1,15 @@
 package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.kafka.KafkaIo;
+import dev.flinkai.operators.config.Settings;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.schemas.UserEvent;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.connector.datagen.source.GeneratorFunction;
@@ -16,6 +19,10 @@ import org.apache.flink.util.ParameterTool;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+import static org.apache.flink.configuration.ConfigOptions.key;
 
 /**
  * Feeds the user-events topic with simulated assistant users at a chosen rate: Zipf-skewed popularity, each user
@@ -27,34 +34,59 @@ import java.time.Duration;
  */
 public final class EventGeneratorJob {
 
+    public static final ConfigOption<Double> RATE = key("rate").doubleType().defaultValue(1000.0)
+            .withDescription("Events per second, all subtasks together.");
+    public static final ConfigOption<Integer> USERS = key("users").intType().defaultValue(100_000)
+            .withDescription("Simulated users.");
+    public static final ConfigOption<Long> COUNT = key("count").longType().defaultValue(Long.MAX_VALUE)
+            .withDescription("Events to write before the job finishes.");
+    public static final ConfigOption<Double> ZIPF = key("zipf").doubleType().defaultValue(0.8)
+            .withDescription("Skew of user popularity: 0 uniform, ~1 web-like.");
+    public static final ConfigOption<Long> SEED = key("seed").longType().defaultValue(1L)
+            .withDescription("Seed of the simulation.");
+    public static final ConfigOption<String> RUN_ID = key("run-id").stringType().noDefaultValue()
+            .withDescription("Prefix of the event ids. Default: the submission time in base 36.");
+    static final List<ConfigOption<?>> ALL = List.of(ContextInferenceOptions.BOOTSTRAP_SERVERS,
+            ContextInferenceOptions.TOPIC_EVENTS, RATE, USERS, COUNT, ZIPF, SEED, RUN_ID);
+
     private EventGeneratorJob() {}
 
+    /** The generator's settings, checked: unknown keys and bad values fail naming the key. */
+    static Settings settings(String[] args, ReadableConfig cluster) {
+        Settings s = Settings.of(args, ALL, cluster, Set.of());
+        double rate = s.get(RATE);
+        if (!(rate >= 0.001 && rate <= 1e9)) {
+            throw Settings.invalid(RATE, rate, "must be between 0.001 and 1e9");
+        }
+        s.atLeast(USERS, 1);
+        s.atLeast(COUNT, 1);
+        s.atLeast(SEED, 0);
+        double zipf = s.get(ZIPF);
+        if (!(zipf >= 0 && zipf <= 5)) {
+            throw Settings.invalid(ZIPF, zipf, "must be between 0 and 5");
+        }
+        return s;
+    }
+
     public static void main(String[] args) throws Exception {
-        Settings s = new Settings(ParameterTool.fromArgs(args));
-        String bootstrapServers = s.string("kafka.bootstrap-servers", "127.0.0.1:9092");
-        String topic = s.string("topic.events", "user-events");
-        double rate = s.doubleBetween("rate", 1000, 0.001, 1e9);
-        int users = s.intAtLeast("users", 100_000, 1);
-        long count = s.longAtLeast("count", Long.MAX_VALUE, 1);
-        double zipf = s.doubleBetween("zipf", 0.8, 0, 5);
-        long seed = s.longAtLeast("seed", 1, 0);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        Settings s = settings(args, env.getConfiguration());
+        int users = s.get(USERS);
         // Event ids are <run id>-<sequence number>: unique across submissions, stable across failovers (the
         // source's sequence position is checkpointed, so a replayed event keeps its id).
-        String runId = s.string("run-id", Long.toString(System.currentTimeMillis(), 36));
-        s.rejectUnknownKeys();
-
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        env.getConfig().setGlobalJobParameters(s.params());
+        String runId = s.get(RUN_ID, Long.toString(System.currentTimeMillis(), 36));
+        env.getConfig().setGlobalJobParameters(ParameterTool.fromMap(s.effective()));
         env.enableCheckpointing(Duration.ofSeconds(10).toMillis());
         if (users < env.getParallelism()) {
             env.setParallelism(users);
         }
         DataGeneratorSource<UserEvent> source = new DataGeneratorSource<>(
-                new SimulatedUsers(runId, seed, users, zipf), count, RateLimiterStrategy.perSecond(rate),
-                new AvroTypeInfo<>(UserEvent.class));
+                new SimulatedUsers(runId, s.get(SEED), users, s.get(ZIPF)), s.get(COUNT),
+                RateLimiterStrategy.perSecond(s.get(RATE)), new AvroTypeInfo<>(UserEvent.class));
         PipelineOperator.GENERATOR_SINK.on(PipelineOperator.GENERATOR_SOURCE
                 .on(env.fromSource(source, WatermarkStrategy.noWatermarks(), PipelineOperator.GENERATOR_SOURCE.displayName))
-                .sinkTo(KafkaIo.avroSink(bootstrapServers, topic, UserEvent.class,
+                .sinkTo(KafkaIo.avroSink(s.get(ContextInferenceOptions.BOOTSTRAP_SERVERS),
+                        s.get(ContextInferenceOptions.TOPIC_EVENTS), UserEvent.class,
                         e -> e.getUserId().getBytes(StandardCharsets.UTF_8), DeliveryGuarantee.AT_LEAST_ONCE,
                         "event-generator", Duration.ofMinutes(10), Duration.ofMillis(5)))); // linger: Kafka's default
         env.execute("event-generator");

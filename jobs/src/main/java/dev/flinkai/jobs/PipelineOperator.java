@@ -12,9 +12,7 @@ public enum PipelineOperator {
     DEAD_LETTER_ROUTER("dead-letter-router", "Route invalid records to dead letters"),
     USER_CONTEXT("user-context", "Per-user context and features"),
     MICRO_BATCHES("micro-batches", "Group requests into micro-batches"),
-    // Holds the batches in flight; renamed when they became lists of requests (savepoints of the per-request version
-    // cannot be mapped: take them with stop --drain, which leaves nothing in flight, and restore with
-    // allowNonRestoredState).
+    // Holds the batches in flight (see the README on savepoints of versions before micro-batching).
     MODEL_INFERENCE("model-inference-batches", "Async model inference"),
     PREDICTIONS_SINK("kafka-predictions-sink", "Kafka sink: predictions"),
     DEAD_LETTERS_SINK("kafka-dead-letters-sink", "Kafka sink: dead letters"),

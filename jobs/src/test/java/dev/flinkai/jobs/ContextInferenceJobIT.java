@@ -4,11 +4,12 @@ import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.jobs.testing.S3TestServer;
 import dev.flinkai.operators.context.UserContext;
 import dev.flinkai.operators.features.FeatureExtractor;
-import dev.flinkai.operators.inference.BatchScorer;
-import dev.flinkai.operators.inference.DjlScorer;
 import dev.flinkai.operators.inference.ModelMetadata;
+import dev.flinkai.operators.inference.djl.BatchScorer;
+import dev.flinkai.operators.inference.djl.DjlModel;
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
+import dev.flinkai.operators.testing.CommittedModel;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
@@ -36,7 +37,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,7 +50,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
-import static dev.flinkai.jobs.kafka.AvroTestRecords.avro;
+import static dev.flinkai.operators.testing.AvroTestRecords.avro;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -61,7 +61,7 @@ class ContextInferenceJobIT {
 
     private static final int EVENTS = 3_000;
     private static final int USERS = 200;
-    private static final Path MODEL = Path.of("..", "notebooks", "model", "next_event_mlp.pt").toAbsolutePath().normalize();
+    private static final Path MODEL = CommittedModel.modelFile();
 
     @RegisterExtension
     static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
@@ -252,7 +252,7 @@ class ContextInferenceJobIT {
             indexOfEvent.put(e.getEventId(), i);
         }
         float[][] expected;
-        try (DjlScorer scorer = DjlScorer.load(MODEL, ModelMetadata.read(MODEL.resolveSibling("next_event_mlp.json")));
+        try (DjlModel scorer = DjlModel.load(MODEL, ModelMetadata.read(MODEL.resolveSibling("next_event_mlp.json")));
              BatchScorer predictor = scorer.newPredictor()) {
             expected = predictor.score(rows);
         }

@@ -1,4 +1,4 @@
-package dev.flinkai.jobs.bench;
+package dev.flinkai.bench;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -17,7 +17,7 @@ import java.util.stream.Collectors;
  * {@code --delete-prefix}), then creates {@code name:partitions} topics (replication factor 1).
  *
  * <pre>
- * java -cp flink-ai-jobs.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.jobs.bench.BenchTopics --bootstrap 127.0.0.1:9092 \
+ * java -cp flink-ai-bench.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.bench.BenchTopics --bootstrap 127.0.0.1:9092 \
  *   --delete-prefix bench- --create bench-1-events:4,bench-1-out:4
  * </pre>
  */

@@ -1,4 +1,4 @@
-package dev.flinkai.jobs.bench;
+package dev.flinkai.bench;
 
 import dev.flinkai.jobs.ContextInferenceJob;
 import dev.flinkai.jobs.ContextInferenceSettings;

@@ -1,4 +1,4 @@
-package dev.flinkai.jobs.bench;
+package dev.flinkai.bench;
 
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.schemas.AvroCoders;
@@ -57,7 +57,7 @@ import java.util.concurrent.locks.LockSupport;
  * slot, the predictions received and their highest latency: to line a tail up with checkpoints or CPU use.
  *
  * <pre>
- * java -cp flink-ai-jobs.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.jobs.bench.LatencyProbe --bootstrap 127.0.0.1:9092 \
+ * java -cp flink-ai-bench.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.bench.LatencyProbe --bootstrap 127.0.0.1:9092 \
  *   --events-topic bench-latency-events --predictions-topic bench-latency-predictions --rate 10000 \
  *   [--users 100000] [--warmup-seconds 10] [--seconds 30] [--drain-seconds 10] [--linger-ms 1] [--timeline-file F]
  * </pre>

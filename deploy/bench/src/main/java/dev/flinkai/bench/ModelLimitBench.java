@@ -1,8 +1,8 @@
-package dev.flinkai.jobs.bench;
+package dev.flinkai.bench;
 
-import dev.flinkai.operators.inference.BatchScorer;
-import dev.flinkai.operators.inference.DjlScorer;
-import dev.flinkai.operators.inference.ModelArtifacts;
+import dev.flinkai.operators.inference.djl.BatchScorer;
+import dev.flinkai.operators.inference.djl.DjlModel;
+import dev.flinkai.operators.inference.djl.ModelArtifacts;
 import dev.flinkai.operators.simulation.LabelledExamples;
 
 import java.lang.management.ManagementFactory;
@@ -14,7 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Benchmark baseline "limit_model": raw DJL inference, no Flink. Loads the TorchScript model with {@link DjlScorer},
+ * Benchmark baseline "limit_model": raw DJL inference, no Flink. Loads the TorchScript model with {@link DjlModel},
  * builds real feature rows with the job's own context and feature code ({@link LabelledExamples}), then scores batches
  * of {@code --batch} rows in this one thread for {@code --seconds} (after a warm-up), and prints one JSON line:
  * rows per CPU-second of this thread ({@code ThreadMXBean.getCurrentThreadCpuTime}) and of the whole process, and
@@ -22,7 +22,7 @@ import java.util.Map;
  *
  * <pre>
  * java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 \
- *   -cp 'flink-ai-jobs.jar:deploy/local/.cache/cluster/lib/*' dev.flinkai.jobs.bench.ModelLimitBench \
+ *   -cp 'flink-ai-bench.jar:deploy/local/.cache/cluster/lib/*' dev.flinkai.bench.ModelLimitBench \
  *   --model notebooks/model/next_event_mlp.pt [--batch 64] [--seconds 10] [--warmup-seconds 3] [--also-batch 1]
  * </pre>
  */
@@ -47,9 +47,9 @@ public final class ModelLimitBench {
         });
         float[][] all = rows.toArray(new float[0][]);
 
-        DjlScorer.configureEngineDefaults();
+        DjlModel.configureEngineDefaults();
         long loadStart = System.nanoTime();
-        try (DjlScorer model = DjlScorer.load(ModelArtifacts.fetch(modelPath, null, null))) {
+        try (DjlModel model = DjlModel.load(ModelArtifacts.fetch(modelPath, null, null))) {
             double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("model", modelPath);
@@ -66,7 +66,7 @@ public final class ModelLimitBench {
         }
     }
 
-    private static Map<String, Object> measure(DjlScorer model, float[][] all, int batch, double warmupSeconds,
+    private static Map<String, Object> measure(DjlModel model, float[][] all, int batch, double warmupSeconds,
                                                double seconds) throws Exception {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         com.sun.management.OperatingSystemMXBean os =

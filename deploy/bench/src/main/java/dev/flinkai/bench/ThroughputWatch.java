@@ -1,4 +1,4 @@
-package dev.flinkai.jobs.bench;
+package dev.flinkai.bench;
 
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;

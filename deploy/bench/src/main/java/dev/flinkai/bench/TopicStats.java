@@ -1,4 +1,4 @@
-package dev.flinkai.jobs.bench;
+package dev.flinkai.bench;
 
 import dev.flinkai.schemas.UserEvent;
 
@@ -25,7 +25,7 @@ import java.util.Set;
  * many decode as {@link UserEvent}s, and how many distinct users they name (the user count of a state-size run).
  *
  * <pre>
- * java -Xmx1g -cp flink-ai-jobs.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.jobs.bench.TopicStats \
+ * java -Xmx1g -cp flink-ai-bench.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.bench.TopicStats \
  *   --bootstrap 127.0.0.1:9092 --topic bench-events
  * </pre>
  */

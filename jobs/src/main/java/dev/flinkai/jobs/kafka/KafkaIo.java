@@ -1,6 +1,7 @@
 package dev.flinkai.jobs.kafka;
 
 import dev.flinkai.operators.ingest.ReceivedRecord;
+import dev.flinkai.operators.ingest.UserEventDeserializer;
 import dev.flinkai.schemas.AvroCoders;
 
 import org.apache.avro.specific.SpecificRecord;

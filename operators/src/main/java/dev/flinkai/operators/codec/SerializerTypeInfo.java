@@ -1,4 +1,4 @@
-package dev.flinkai.operators.typeutils;
+package dev.flinkai.operators.codec;
 
 import org.apache.flink.api.common.serialization.SerializerConfig;
 import org.apache.flink.api.common.typeinfo.TypeInformation;

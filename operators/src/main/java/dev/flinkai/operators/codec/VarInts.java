@@ -1,16 +1,18 @@
-package dev.flinkai.operators.typeutils;
+package dev.flinkai.operators.codec;
 
-import org.apache.flink.core.memory.DataInputView;
-import org.apache.flink.core.memory.DataOutputView;
-
+import java.io.DataInput;
+import java.io.DataOutput;
 import java.io.IOException;
 
-/** Unsigned variable-length longs (7 bits per byte, low bits first), as the project's hand-written serializers use. */
-public final class VarLongs {
+/**
+ * Variable-length integers, 7 bits per byte, low bits first: unsigned in the project's state and shuffle formats,
+ * zig-zag encoded in Avro's binary encoding of int and long. Every hand-written codec uses this one implementation.
+ */
+public final class VarInts {
 
-    private VarLongs() {}
+    private VarInts() {}
 
-    public static void write(DataOutputView out, long value) throws IOException {
+    public static void writeUnsigned(DataOutput out, long value) throws IOException {
         while ((value & ~0x7FL) != 0) {
             out.writeByte((int) ((value & 0x7F) | 0x80));
             value >>>= 7;
@@ -19,7 +21,7 @@ public final class VarLongs {
     }
 
     /** @param what names the value being read, for the error on malformed input */
-    public static long read(DataInputView in, String what) throws IOException {
+    public static long readUnsigned(DataInput in, String what) throws IOException {
         long result = 0;
         for (int shift = 0; shift < 64; shift += 7) {
             int b = in.readUnsignedByte();
@@ -28,6 +30,33 @@ public final class VarLongs {
                 return result;
             }
         }
-        throw new IOException("Malformed variable-length integer in " + what);
+        throw new IOException("malformed variable-length integer in " + what);
+    }
+
+    /** Avro's int and long: zig-zag, so that small negative numbers stay short. */
+    public static void writeZigZag(DataOutput out, long value) throws IOException {
+        writeUnsigned(out, (value << 1) ^ (value >> 63));
+    }
+
+    public static long readZigZag(DataInput in, String what) throws IOException {
+        long raw = readUnsigned(in, what);
+        return (raw >>> 1) ^ -(raw & 1);
+    }
+
+    /** An Avro int: a zig-zag long that must fit 32 bits. */
+    public static int readZigZagInt(DataInput in, String what) throws IOException {
+        long value = readZigZag(in, what);
+        if (value != (int) value) {
+            throw new IOException(what + ": int out of range: " + value);
+        }
+        return (int) value;
+    }
+
+    public static long zigZag(long value) {
+        return (value << 1) ^ (value >> 63);
+    }
+
+    public static long unZigZag(long raw) {
+        return (raw >>> 1) ^ -(raw & 1);
     }
 }

@@ -13,16 +13,12 @@ import java.util.Arrays;
  * used since the hand last passed gets a second chance, a user admitted and not used again goes first).
  *
  * <p>TTL (the state's, processing time): an entry last updated at least {@code ttl} ago is dropped and never written,
- * exactly as if the keyed state had expired it; its older copy in the keyed state, if any, has expired too. A
- * written-back context carries the time of the write-back, so in the keyed state it lives up to one checkpoint
- * interval longer than {@code ttl} after the user's last event.
+ * exactly as if the keyed state had expired it. A written-back context carries the time of the write-back, so in the
+ * keyed state it lives up to one checkpoint interval longer than {@code ttl} after the user's last event.
  *
- * <p>Nothing that lives on is allocated once full: slots (user id characters, context object) are reused, and the
- * index is an open-addressing table of ints; only a written-back user's key string is new, and it dies young. Cached
- * data lives long enough to reach the old generation, so what is allocated per admitted user is old garbage: with a
- * fresh context each, GC took 13 % of the TaskManager's CPU; with a {@code LinkedHashMap} (a node and the key string
- * each) 6 %; with this structure 1.5 %. A lookup is also cheaper (at 100,000 users, 82 against 190-340 ns per event
- * in {@code RecentContextsBenchmark}: no list to relink, no node to chase).
+ * <p>Why arrays and reused slots rather than a map: cached data lives long enough to reach the old generation, so
+ * anything allocated per admitted user becomes old garbage; here only a written-back user's key string is new, and
+ * it dies young (deploy/bench/RESULTS.md has the GC and lookup figures).
  */
 final class RecentContexts {
 

@@ -4,6 +4,7 @@ import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.UserEvent;
 
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * What the job remembers about one user: the last {@link #RECENT_CAPACITY} events and running aggregates over all of
@@ -11,12 +12,23 @@ import java.util.Arrays;
  * fit in one TaskManager's RocksDB.
  *
  * <p>The window size is part of the model's contract: the features are computed over it, so changing it means
- * retraining.
+ * retraining. The number of event types comes from the {@link EventType} schema; a recent event packs its type into
+ * {@link #TYPE_BITS} bits, so up to 8 types fit and a schema with more fails here, when the class loads.
  */
 public final class UserContext {
 
     public static final int RECENT_CAPACITY = 16;
-    static final int EVENT_TYPES = EventType.values().length;
+    /** The symbols of the {@link EventType} schema: one count per type, one slot per type in each type feature. */
+    public static final int EVENT_TYPES = EventType.values().length;
+    static final int TYPE_BITS = 3;
+
+    static {
+        if (EVENT_TYPES > 1 << TYPE_BITS) {
+            throw new IllegalStateException("EventType has " + EVENT_TYPES + " symbols " + List.of(EventType.values())
+                    + " but UserContext packs an event type into " + TYPE_BITS + " bits (at most " + (1 << TYPE_BITS)
+                    + " types): widen the packing in UserContext and UserContextSerializer (a new format version)");
+        }
+    }
 
     // Recent events, a ring buffer. Each entry packs type, task outcome and rating into one byte (see pack()).
     final byte[] recentPacked = new byte[RECENT_CAPACITY];
@@ -98,11 +110,11 @@ public final class UserContext {
     }
 
     public int recentOutcome(int age) {
-        return (recentPacked[slot(age)] >> 2) & 0b11;
+        return (recentPacked[slot(age)] >> TYPE_BITS) & 0b11;
     }
 
     public int recentRating(int age) {
-        return (recentPacked[slot(age)] >> 4) & 0b111;
+        return (recentPacked[slot(age)] >> (TYPE_BITS + 2)) & 0b111;
     }
 
     public long totalEvents() {
@@ -195,12 +207,13 @@ public final class UserContext {
         return Math.floorMod(recentNext - 1 - age, RECENT_CAPACITY);
     }
 
-    private static byte pack(int type, int outcome, int rating) {
-        return (byte) (type | outcome << 2 | Math.min(rating, 7) << 4);
+    /** One byte per recent event: type (bits 0-2), task outcome (bits 3-4), rating 0..5 (bits 5-7). */
+    static byte pack(int type, int outcome, int rating) {
+        return (byte) (type | outcome << TYPE_BITS | Math.min(rating, 7) << (TYPE_BITS + 2));
     }
 
     private static int unpackType(byte packed) {
-        return packed & 0b11;
+        return packed & ((1 << TYPE_BITS) - 1);
     }
 
     @Override

@@ -1,7 +1,7 @@
 package dev.flinkai.operators.context;
 
 import dev.flinkai.operators.features.FeatureExtractor;
-import dev.flinkai.operators.inference.ScoringRequest;
+import dev.flinkai.operators.features.ScoringRequest;
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.schemas.UserEvent;
 

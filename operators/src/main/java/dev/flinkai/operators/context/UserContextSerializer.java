@@ -1,6 +1,6 @@
 package dev.flinkai.operators.context;
 
-import dev.flinkai.operators.typeutils.VarLongs;
+import dev.flinkai.operators.codec.VarInts;
 
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
@@ -15,12 +15,17 @@ import java.io.IOException;
  * plus its latency. A Kryo or POJO serializer would write every long in full and field names or tags besides; this
  * one keeps a busy user near 100 bytes, which is what lets millions of users live in one TaskManager.
  *
- * <p>The first byte is a format version so the layout can evolve without breaking savepoints.
+ * <p>The first byte is a format version so the layout can evolve without breaking savepoints. Format 2 writes the
+ * number of event types before their counts and packs a recent event's type into 3 bits; format 1 (4 types, 2 bits)
+ * is read and converted. A context written with more event types than this build knows is refused: symbols may be
+ * added to {@code EventType}, never removed.
  */
 public final class UserContextSerializer extends TypeSerializerSingleton<UserContext> {
 
     public static final UserContextSerializer INSTANCE = new UserContextSerializer();
-    private static final int FORMAT_VERSION = 1;
+    private static final int FORMAT_VERSION = 2;
+    private static final int FORMAT_TWO_BIT_TYPES = 1;
+    private static final int FORMAT_1_EVENT_TYPES = 4;
 
     @Override
     public boolean isImmutableType() {
@@ -57,6 +62,7 @@ public final class UserContextSerializer extends TypeSerializerSingleton<UserCon
             writeVarLong(out, c.recentLatencyMillis[slot]);
         }
         writeVarLong(out, c.totalEvents);
+        out.writeByte(c.countByType.length);
         for (long count : c.countByType) {
             writeVarLong(out, count);
         }
@@ -67,8 +73,8 @@ public final class UserContextSerializer extends TypeSerializerSingleton<UserCon
         writeVarLong(out, c.ratingSum);
         writeVarLong(out, c.ratingCount);
         out.writeLong(c.firstEventMillis);
-        writeVarLong(out, zigZag(c.lastEventMillis - c.firstEventMillis));
-        writeVarLong(out, zigZag(c.lastEventMillis - c.previousEventMillis));
+        writeVarLong(out, VarInts.zigZag(c.lastEventMillis - c.firstEventMillis));
+        writeVarLong(out, VarInts.zigZag(c.lastEventMillis - c.previousEventMillis));
         out.writeInt(c.sessionHash);
         writeVarLong(out, c.sessionEvents);
         out.writeInt(c.featuresUsedMask);
@@ -77,18 +83,25 @@ public final class UserContextSerializer extends TypeSerializerSingleton<UserCon
     @Override
     public UserContext deserialize(DataInputView in) throws IOException {
         int version = in.readUnsignedByte();
-        if (version != FORMAT_VERSION) {
+        if (version != FORMAT_VERSION && version != FORMAT_TWO_BIT_TYPES) {
             throw new IOException("Unknown UserContext format version " + version);
         }
         UserContext c = new UserContext();
         c.recentSize = in.readUnsignedByte();
         for (int i = 0; i < c.recentSize; i++) {
-            c.recentPacked[i] = in.readByte();
+            byte packed = in.readByte();
+            c.recentPacked[i] = version == FORMAT_TWO_BIT_TYPES
+                    ? UserContext.pack(packed & 0b11, (packed >> 2) & 0b11, (packed >> 4) & 0b111) : packed;
             c.recentLatencyMillis[i] = (int) readVarLong(in);
         }
         c.recentNext = c.recentSize % UserContext.RECENT_CAPACITY;
         c.totalEvents = readVarLong(in);
-        for (int t = 0; t < c.countByType.length; t++) {
+        int types = version == FORMAT_TWO_BIT_TYPES ? FORMAT_1_EVENT_TYPES : in.readUnsignedByte();
+        if (types > c.countByType.length) {
+            throw new IOException("A UserContext with counts of " + types + " event types, but EventType has "
+                    + c.countByType.length + " symbols: symbols must never be removed from the schema");
+        }
+        for (int t = 0; t < types; t++) {
             c.countByType[t] = readVarLong(in);
         }
         c.latencySumMillis = readVarLong(in);
@@ -98,8 +111,8 @@ public final class UserContextSerializer extends TypeSerializerSingleton<UserCon
         c.ratingSum = (int) readVarLong(in);
         c.ratingCount = (int) readVarLong(in);
         c.firstEventMillis = in.readLong();
-        c.lastEventMillis = c.firstEventMillis + unZigZag(readVarLong(in));
-        c.previousEventMillis = c.lastEventMillis - unZigZag(readVarLong(in));
+        c.lastEventMillis = c.firstEventMillis + VarInts.unZigZag(readVarLong(in));
+        c.previousEventMillis = c.lastEventMillis - VarInts.unZigZag(readVarLong(in));
         c.sessionHash = in.readInt();
         c.sessionEvents = (int) readVarLong(in);
         c.featuresUsedMask = in.readInt();
@@ -129,18 +142,10 @@ public final class UserContextSerializer extends TypeSerializerSingleton<UserCon
     }
 
     private static void writeVarLong(DataOutputView out, long value) throws IOException {
-        VarLongs.write(out, value);
+        VarInts.writeUnsigned(out, value);
     }
 
     private static long readVarLong(DataInputView in) throws IOException {
-        return VarLongs.read(in, "UserContext");
-    }
-
-    private static long zigZag(long v) {
-        return (v << 1) ^ (v >> 63);
-    }
-
-    private static long unZigZag(long v) {
-        return (v >>> 1) ^ -(v & 1);
+        return VarInts.readUnsigned(in, "UserContext");
     }
 }

@@ -1,7 +1,11 @@
 package dev.flinkai.operators.features;
 
 import dev.flinkai.operators.context.UserContext;
+import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.UserEvent;
+
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * The one definition of the model's input: (user context including the current event, current event) -> float[].
@@ -12,36 +16,38 @@ import dev.flinkai.schemas.UserEvent;
  */
 public final class FeatureExtractor {
 
-    public static final int EVENT_TYPES = 4;
-    public static final int FEATURE_COUNT = 32;
+    /** One slot per {@link EventType} symbol in each of the four type blocks below. */
+    public static final int EVENT_TYPES = UserContext.EVENT_TYPES;
 
-    // Layout, for readers of the notebook: index -> meaning.
-    static final int CURRENT_TYPE = 0; // 4 one-hot slots
-    static final int PREVIOUS_TYPE = 4; // 4 one-hot slots, all 0 on a user's first event
-    static final int RECENT_TYPE_SHARE = 8; // 4 slots: share of each type in the recent window
-    static final int LIFETIME_TYPE_SHARE = 12; // 4 slots: share of each type over all events
-    static final int LOG_TOTAL_EVENTS = 16;
-    static final int LATENCY_SECONDS = 17;
-    static final int RECENT_MEAN_LATENCY_SECONDS = 18;
-    static final int LIFETIME_MEAN_LATENCY_SECONDS = 19;
-    static final int TASK_SUCCESS_RATE = 20; // smoothed towards 1/2
-    static final int LOG_TASKS = 21;
-    static final int MEAN_RATING = 22; // 0..1, smoothed towards 3/5
-    static final int LOG_RATINGS = 23;
-    static final int CURRENT_OUTCOME = 24; // +1 success, -1 failure, 0 none
-    static final int CURRENT_RATING = 25; // 0..1, 0 when absent
-    static final int LOG_TOKENS = 26;
-    static final int LOG_MEAN_TOKENS = 27;
-    static final int LOG_SECONDS_SINCE_PREVIOUS = 28;
-    static final int LOG_SESSION_EVENTS = 29;
-    static final int PRIORITY = 30;
-    static final int FEATURES_USED_SHARE = 31;
+    // Layout, for readers of the notebook: index -> meaning. With the 4 event types of today, 32 features.
+    static final int CURRENT_TYPE = 0; // one-hot
+    static final int PREVIOUS_TYPE = EVENT_TYPES; // one-hot, all 0 on a user's first event
+    static final int RECENT_TYPE_SHARE = 2 * EVENT_TYPES; // share of each type in the recent window
+    static final int LIFETIME_TYPE_SHARE = 3 * EVENT_TYPES; // share of each type over all events
+    private static final int SCALARS = 4 * EVENT_TYPES;
+    static final int LOG_TOTAL_EVENTS = SCALARS;
+    static final int LATENCY_SECONDS = SCALARS + 1;
+    static final int RECENT_MEAN_LATENCY_SECONDS = SCALARS + 2;
+    static final int LIFETIME_MEAN_LATENCY_SECONDS = SCALARS + 3;
+    static final int TASK_SUCCESS_RATE = SCALARS + 4; // smoothed towards 1/2
+    static final int LOG_TASKS = SCALARS + 5;
+    static final int MEAN_RATING = SCALARS + 6; // 0..1, smoothed towards 3/5
+    static final int LOG_RATINGS = SCALARS + 7;
+    static final int CURRENT_OUTCOME = SCALARS + 8; // +1 success, -1 failure, 0 none
+    static final int CURRENT_RATING = SCALARS + 9; // 0..1, 0 when absent
+    static final int LOG_TOKENS = SCALARS + 10;
+    static final int LOG_MEAN_TOKENS = SCALARS + 11;
+    static final int LOG_SECONDS_SINCE_PREVIOUS = SCALARS + 12;
+    static final int LOG_SESSION_EVENTS = SCALARS + 13;
+    static final int PRIORITY = SCALARS + 14;
+    static final int FEATURES_USED_SHARE = SCALARS + 15;
+    public static final int FEATURE_COUNT = SCALARS + 16;
 
     private FeatureExtractor() {}
 
     /** Fills {@code out} (length {@link #FEATURE_COUNT}); {@code context} must already contain {@code event}. */
     public static void extract(UserContext context, UserEvent event, float[] out) {
-        java.util.Arrays.fill(out, 0f);
+        Arrays.fill(out, 0f);
         out[CURRENT_TYPE + event.getEventType().ordinal()] = 1f;
         if (context.recentSize() > 1) {
             out[PREVIOUS_TYPE + context.recentType(1)] = 1f;
@@ -74,6 +80,12 @@ public final class FeatureExtractor {
         out[LOG_SESSION_EVENTS] = log1p(context.sessionEvents());
         out[PRIORITY] = Math.min(event.getPriority(), 3) / 3f;
         out[FEATURES_USED_SHARE] = context.featuresUsed() / 8f;
+    }
+
+    /** How {@link #FEATURE_COUNT} comes about, for messages about a model that does not fit. */
+    public static String layout() {
+        return FEATURE_COUNT + " = 4 blocks of one slot per EventType symbol (" + EVENT_TYPES + ": "
+                + List.of(EventType.values()) + ") + 16";
     }
 
     public static float[] extract(UserContext context, UserEvent event) {

@@ -1,4 +1,4 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.features;
 
 /**
  * One event ready to be scored: its features plus what the prediction must carry back. A Flink POJO (public fields,

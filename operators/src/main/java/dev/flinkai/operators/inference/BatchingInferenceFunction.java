@@ -1,5 +1,6 @@
 package dev.flinkai.operators.inference;
 
+import dev.flinkai.operators.features.ScoringRequest;
 import dev.flinkai.schemas.Prediction;
 
 import org.apache.flink.api.common.functions.OpenContext;
@@ -22,6 +23,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,8 +32,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Async model inference on micro-batches. Each input is a list of requests (made by {@link MicroBatchOperator} on the
- * task thread); {@link #asyncInvoke} only hands the list to a worker thread, which scores it in one model call with its
- * own DJL predictor and completes the list's future with one {@link Prediction} per request.
+ * task thread); {@link #asyncInvoke} hands the list's features to the {@link ModelClient} in one call and completes
+ * the list's future with one {@link Prediction} per request when the client answers. It knows nothing of the backend.
  *
  * <p>Every request is answered exactly once, with either the model's answer or a fallback (the model's class priors,
  * {@code fallback=true}, a {@code fallbackReason}):
@@ -38,26 +41,30 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>requests whose features are missing or of the wrong width get a fallback and never reach the model;</li>
  *   <li>when the model fails on a batch, every request of that batch gets a fallback naming the error;</li>
  *   <li>when a batch is not answered within the async operator's timeout, its requests get a fallback ("timeout after
- *       X ms") instead of failing the job, and a worker skips the batch if it has not started it.</li>
+ *       X ms") instead of failing the job, and the client's call is cancelled.</li>
  * </ul>
  *
+ * <p>At open it refuses a model whose feature count differs from what the job's features have, naming both.
+ *
  * <p>Metrics, in the subgroup {@code inference}: histograms {@code batchSize} (requests per model call) and
- * {@code latencyMicros} (per batch: asyncInvoke to completion, any outcome); gauges {@code inFlight} (requests) and
- * {@code queued} (batches waiting for a worker); counters {@code predictions} (model answers), {@code fallbacks} (all
- * fallbacks), {@code timeouts} (requests answered by the timeout), {@code modelErrors} (failed batches) and
- * {@code invalidRequests}.
+ * {@code latencyMicros} (per batch: asyncInvoke to completion, any outcome); gauge {@code inFlight} (requests);
+ * counters {@code predictions} (model answers), {@code fallbacks} (all fallbacks), {@code timeouts} (requests answered
+ * by the timeout), {@code modelErrors} (failed batches) and {@code invalidRequests}; and the client's own.
  */
 public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringRequest>, Prediction> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(BatchingInferenceFunction.class);
     private static final int HISTOGRAM_WINDOW = 10_000;
 
-    private final InferenceSettings settings;
+    private final ModelSettings settings;
+    private final ModelClientFactory clients;
+    private final int featureCount;
+    private final String featureLayout;
     private final long timeoutMillis;
 
-    private transient ServedModel model;
-    private transient WorkerPool<Batch> workers;
-    private transient Map<ResultFuture<Prediction>, Batch> unanswered; // handed to a worker, not yet answered
+    private transient ModelClient client;
+    private transient ModelMetadata model;
+    private transient Map<ResultFuture<Prediction>, Batch> unanswered; // handed to the client, not yet answered
     private transient AtomicInteger inFlight;
     private transient Counter predictions;
     private transient Counter fallbacks;
@@ -68,12 +75,18 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     private transient Histogram latencyMicros;
 
     /**
-     * @param timeout how long a batch may wait for the model before its requests are answered with fallbacks (the async
-     *                operator's timeout: {@link #apply} sets it)
+     * @param featureCount  how many features the requests carry: a model that takes another number is refused
+     * @param featureLayout how that number comes about, for the message when it is refused
+     * @param timeout       how long a batch may wait for the model before its requests are answered with fallbacks
+     *                      (the async operator's timeout: {@link #apply} sets it)
      */
-    public BatchingInferenceFunction(InferenceSettings settings, Duration timeout) {
+    public BatchingInferenceFunction(ModelSettings settings, ModelClientFactory clients, int featureCount,
+                                     String featureLayout, Duration timeout) {
         this.settings = Objects.requireNonNull(settings, "settings");
         settings.validate();
+        this.clients = Objects.requireNonNull(clients, "clients");
+        this.featureCount = featureCount;
+        this.featureLayout = featureLayout;
         if (timeout.toMillis() < 1) {
             throw new IllegalArgumentException("timeout must be >= 1 ms, got " + timeout);
         }
@@ -90,22 +103,10 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     }
 
     /**
-     * Adds unordered async inference to {@code batches}. The caller sets uid, name and parallelism on the result. The
-     * output type is extracted by Flink (an Avro type: needs flink-avro on the job's classpath).
+     * Adds unordered async inference with {@code function} to {@code batches}, with the function's timeout. The caller
+     * sets uid, name and parallelism on the result.
      *
-     * @param timeout  per-batch timeout; a batch still unanswered by then gets fallback predictions
      * @param capacity maximum batches in flight per subtask (keep it at or below {@code settings.queueCapacity()})
-     */
-    public static SingleOutputStreamOperator<Prediction> apply(DataStream<List<ScoringRequest>> batches,
-                                                               InferenceSettings settings, Duration timeout, int capacity) {
-        return AsyncDataStream.unorderedWait(batches, new BatchingInferenceFunction(settings, timeout),
-                timeout.toMillis(), TimeUnit.MILLISECONDS, capacity);
-    }
-
-    /**
-     * As {@link #apply(DataStream, InferenceSettings, Duration, int)} with a prepared function (e.g. a subclass) and an
-     * explicit output type, so no type extraction happens. Builds the same operator as
-     * {@link AsyncDataStream#unorderedWait}, with the function's timeout.
      */
     public static SingleOutputStreamOperator<Prediction> apply(DataStream<List<ScoringRequest>> batches,
                                                                BatchingInferenceFunction function, int capacity,
@@ -121,11 +122,17 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     @Override
     public void open(OpenContext openContext) throws Exception {
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-        model = ServedModel.open(settings, "subtask-" + subtask);
+        MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
+        client = clients.open(settings, "subtask-" + subtask, group);
+        model = client.metadata();
+        try {
+            requireFits(model, featureCount, featureLayout);
+        } catch (IllegalStateException e) {
+            close();
+            throw e;
+        }
         unanswered = new ConcurrentHashMap<>();
         inFlight = new AtomicInteger();
-
-        MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
         predictions = group.counter("predictions");
         fallbacks = group.counter("fallbacks");
         timeouts = group.counter("timeouts");
@@ -134,30 +141,25 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         batchSize = group.histogram("batchSize", new SynchronizedHistogram(HISTOGRAM_WINDOW));
         latencyMicros = group.histogram("latencyMicros", new SynchronizedHistogram(HISTOGRAM_WINDOW));
         group.gauge("inFlight", (Gauge<Integer>) () -> inFlight.get());
-
-        workers = new WorkerPool<>("inference-" + subtask, settings.queueCapacity(), settings.workers(),
-                i -> new WorkerHandler(createWorkerScorer(model.scorer())));
-        group.gauge("queued", (Gauge<Integer>) () -> workers.queued());
-        workers.start();
-        LOG.info("Inference subtask {} serves {} {} from {} with {}", subtask, model.metadata().name(),
-                model.metadata().version(), settings.modelUri(), settings);
+        LOG.info("Inference subtask {} serves {} {} from {} with {}", subtask, model.name(), model.version(),
+                settings.modelUri(), settings);
     }
 
     /**
-     * The scorer a worker thread uses; by default a fresh DJL predictor of the shared model. Tests override this to put
-     * the real model behind a delay or a failure.
+     * Refuses a model that takes another number of features than the requests carry, naming both and how the
+     * requests' number comes about: the job's main and this function's open both run it.
      */
-    protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-        return sharedModel.newPredictor();
-    }
-
-    /** The metadata of the loaded model (after open). */
-    public ModelMetadata metadata() {
-        return model.metadata();
+    public static void requireFits(ModelMetadata model, int featureCount, String featureLayout) {
+        if (model.featureCount() != featureCount) {
+            throw new IllegalStateException("The model " + model.name() + " " + model.version() + " takes "
+                    + model.featureCount() + " features, but the job's features are " + featureLayout
+                    + ": train the model on this build's features (notebooks/train_next_event_model.ipynb) or serve "
+                    + "one that fits");
+        }
     }
 
     @Override
-    public void asyncInvoke(List<ScoringRequest> requests, ResultFuture<Prediction> resultFuture) throws Exception {
+    public void asyncInvoke(List<ScoringRequest> requests, ResultFuture<Prediction> resultFuture) {
         inFlight.addAndGet(requests.size());
         List<ScoringRequest> scorable = requests;
         List<Prediction> refused = List.of();
@@ -165,13 +167,13 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
             scorable = new ArrayList<>(requests.size());
             refused = new ArrayList<>();
             for (ScoringRequest r : requests) {
-                String invalid = model.invalidFeatures(r);
+                String invalid = Predictions.invalidFeatures(r, model);
                 if (invalid == null) {
                     scorable.add(r);
                 } else {
                     invalidRequests.inc();
                     fallbacks.inc();
-                    refused.add(model.fallback(r, invalid));
+                    refused.add(Predictions.priors(r, model, invalid));
                 }
             }
         }
@@ -180,17 +182,76 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
             complete(batch, refused);
             return;
         }
+        float[][] rows = new float[scorable.size()][];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = scorable.get(i).features;
+        }
+        batchSize.update(rows.length);
         unanswered.put(resultFuture, batch);
-        workers.submit(batch);
+        batch.call = client.score(rows, batch.startNanos + TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+        batch.call.whenComplete((answer, failure) -> answered(batch, answer, failure));
     }
 
     private boolean allScorable(List<ScoringRequest> requests) {
         for (ScoringRequest r : requests) {
-            if (model.invalidFeatures(r) != null) {
+            if (Predictions.invalidFeatures(r, model) != null) {
                 return false;
             }
         }
         return true;
+    }
+
+    /** The client's answer or failure, on whatever thread completed its future. */
+    private void answered(Batch batch, ModelAnswer answer, Throwable failure) {
+        if (failure instanceof CancellationException || batch.isDone()) {
+            return; // the timeout answered it
+        }
+        List<ScoringRequest> requests = batch.scorable;
+        List<Prediction> answers = new ArrayList<>(batch.total);
+        answers.addAll(batch.refused);
+        String problem = failure != null ? describeFailure(failure) : wrongShape(answer, requests.size());
+        if (problem == null) {
+            long now = System.currentTimeMillis();
+            for (int i = 0; i < requests.size(); i++) {
+                answers.add(Predictions.scored(requests.get(i), answer.scores()[i], answer.model(),
+                        answer.fallbackReason(), now));
+            }
+            if (complete(batch, answers)) {
+                (answer.fallbackReason() == null ? predictions : fallbacks).inc(requests.size());
+            }
+            return;
+        }
+        String reason = "model error: " + problem;
+        LOG.warn("Inference failed on a batch of {}; answering it with class priors: {}", requests.size(), reason);
+        for (ScoringRequest r : requests) {
+            answers.add(Predictions.priors(r, model, reason));
+        }
+        if (complete(batch, answers)) {
+            modelErrors.inc();
+            fallbacks.inc(requests.size());
+        }
+    }
+
+    private static String describeFailure(Throwable failure) {
+        return Predictions.describe(failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure);
+    }
+
+    /** Null when the answer has one row of one probability per label for each request. */
+    private static String wrongShape(ModelAnswer answer, int rows) {
+        float[][] scores = answer == null ? null : answer.scores();
+        if (scores == null || scores.length != rows) {
+            return "IllegalStateException: model returned " + (scores == null ? "nothing" : scores.length + " rows")
+                    + " for " + rows;
+        }
+        int classes = answer.model().classCount();
+        for (float[] row : scores) {
+            if (row == null || row.length != classes) {
+                return "IllegalStateException: model returned a row of " + (row == null ? "nothing" : row.length
+                        + " values") + " for " + classes + " labels";
+            }
+        }
+        return null;
     }
 
     /** The async operator's timer for this batch fired (on the task thread): answer what is still open with fallbacks. */
@@ -198,32 +259,26 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     public void timeout(List<ScoringRequest> requests, ResultFuture<Prediction> resultFuture) {
         Batch batch = unanswered.get(resultFuture);
         if (batch == null || batch.isDone()) {
-            return; // being completed by its worker right now
+            return; // being completed by its answer right now
         }
         String reason = "timeout after " + timeoutMillis + " ms";
         List<Prediction> answers = new ArrayList<>(batch.total);
         answers.addAll(batch.refused);
         for (ScoringRequest r : batch.scorable) {
-            answers.add(model.fallback(r, reason));
+            answers.add(Predictions.priors(r, model, reason));
         }
         if (complete(batch, answers)) {
             timeouts.inc(batch.scorable.size());
             fallbacks.inc(batch.scorable.size());
+            batch.call.cancel(false);
         }
     }
 
     @Override
     public void close() throws Exception {
-        try {
-            if (workers != null) {
-                workers.close();
-            }
-        } finally {
-            workers = null;
-            if (model != null) {
-                model.close();
-                model = null;
-            }
+        if (client != null) {
+            client.close();
+            client = null;
         }
     }
 
@@ -239,28 +294,6 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         return true;
     }
 
-    /**
-     * A one-line description of a failure: the root cause's type and the most telling line of its message (for a
-     * TorchScript failure the final "RuntimeError: ..." line rather than the traceback).
-     */
-    static String describe(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        String message = root.getMessage() == null ? "" : root.getMessage().strip();
-        String[] lines = message.split("\\R");
-        String line = lines.length == 0 ? "" : lines[0].strip();
-        for (int i = lines.length - 1; i > 0; i--) {
-            if (lines[i].matches("^\\s*\\w*(Error|Exception): .*")) {
-                line = lines[i].strip();
-                break;
-            }
-        }
-        String text = root.getClass().getSimpleName() + (line.isEmpty() ? "" : ": " + line);
-        return text.length() > 300 ? text.substring(0, 300) + "..." : text;
-    }
-
     /** One list of requests between asyncInvoke and its completion. */
     private static final class Batch {
         final List<ScoringRequest> scorable;
@@ -269,6 +302,7 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         final int total;
         final ResultFuture<Prediction> future;
         final long startNanos;
+        CompletableFuture<ModelAnswer> call;
         private final AtomicBoolean done = new AtomicBoolean();
 
         Batch(List<ScoringRequest> scorable, List<Prediction> refused, int total, ResultFuture<Prediction> future,
@@ -286,63 +320,6 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
 
         boolean isDone() {
             return done.get();
-        }
-    }
-
-    /** Runs on one worker thread with that thread's scorer. */
-    private final class WorkerHandler implements WorkerPool.Handler<Batch> {
-        private final BatchScorer scorer;
-
-        WorkerHandler(BatchScorer scorer) {
-            this.scorer = scorer;
-        }
-
-        @Override
-        public void handle(Batch batch) {
-            if (batch.isDone()) { // its timeout already answered it
-                return;
-            }
-            List<ScoringRequest> requests = batch.scorable;
-            List<Prediction> answers = new ArrayList<>(batch.total);
-            answers.addAll(batch.refused);
-            try {
-                float[][] rows = new float[requests.size()][];
-                for (int i = 0; i < rows.length; i++) {
-                    rows[i] = requests.get(i).features;
-                }
-                batchSize.update(rows.length);
-                float[][] scores = scorer.score(rows);
-                if (scores == null || scores.length != rows.length) {
-                    throw new IllegalStateException("model returned " + (scores == null ? "nothing" : scores.length + " rows")
-                            + " for " + rows.length);
-                }
-                long now = System.currentTimeMillis();
-                for (int i = 0; i < rows.length; i++) {
-                    answers.add(model.prediction(requests.get(i), scores[i], now));
-                }
-                if (complete(batch, answers)) {
-                    predictions.inc(rows.length);
-                }
-            } catch (Throwable t) {
-                modelErrors.inc();
-                String reason = "model error: " + describe(t);
-                LOG.warn("Inference failed on a batch of {}; answering it with class priors: {}", requests.size(), reason);
-                answers.subList(batch.refused.size(), answers.size()).clear();
-                for (ScoringRequest r : requests) {
-                    answers.add(model.fallback(r, reason));
-                }
-                if (complete(batch, answers)) {
-                    fallbacks.inc(requests.size());
-                }
-                if (t instanceof InterruptedException) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        }
-
-        @Override
-        public void close() {
-            scorer.close();
         }
     }
 }

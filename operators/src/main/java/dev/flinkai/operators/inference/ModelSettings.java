@@ -1,11 +1,14 @@
 package dev.flinkai.operators.inference;
 
+import dev.flinkai.operators.inference.djl.ModelArtifacts;
+
 import java.io.Serializable;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
- * How {@link BatchingInferenceFunction} finds its model and how many threads score with it. Mutable with fluent setters; copied into
- * the function when the job graph is built (Java serialization).
+ * Where a {@link ModelClient} finds its model and how many threads score with it; copied into the functions when the
+ * job graph is built. The jobs set it from the {@link InferenceOptions}.
  *
  * <table>
  *   <tr><th>field</th><th>default</th></tr>
@@ -17,10 +20,9 @@ import java.util.Objects;
  *   <tr><td>queueCapacity</td><td>10 000 (batches waiting for a worker; keep it at or above the async capacity)</td></tr>
  * </table>
  */
-public class InferenceSettings implements Serializable {
+public class ModelSettings implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    public static final int DEFAULT_WORKERS = 1;
     public static final int DEFAULT_QUEUE_CAPACITY = 10_000;
 
     private String modelUri;
@@ -29,39 +31,37 @@ public class InferenceSettings implements Serializable {
     private String s3SecretKey;
     private String s3Region;
     private String downloadDir;
-    private int workers = DEFAULT_WORKERS;
+    private int workers = InferenceOptions.WORKERS.defaultValue();
     private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
 
-    public InferenceSettings() {}
-
-    public static InferenceSettings forModel(String modelUri) {
-        return new InferenceSettings().modelUri(modelUri);
+    public static ModelSettings forModel(String modelUri) {
+        return new ModelSettings().modelUri(modelUri);
     }
 
-    public InferenceSettings modelUri(String uri) {
+    public ModelSettings modelUri(String uri) {
         this.modelUri = uri;
         return this;
     }
 
     /** Explicit S3 access; any null falls back to the environment. */
-    public InferenceSettings s3(String endpoint, String accessKey, String secretKey) {
+    public ModelSettings s3(String endpoint, String accessKey, String secretKey) {
         this.s3Endpoint = endpoint;
         this.s3AccessKey = accessKey;
         this.s3SecretKey = secretKey;
         return this;
     }
 
-    public InferenceSettings s3Region(String region) {
+    public ModelSettings s3Region(String region) {
         this.s3Region = region;
         return this;
     }
 
-    public InferenceSettings downloadDir(String dir) {
+    public ModelSettings downloadDir(String dir) {
         this.downloadDir = dir;
         return this;
     }
 
-    public InferenceSettings workers(int count) {
+    public ModelSettings workers(int count) {
         if (count < 1) {
             throw new IllegalArgumentException("workers must be >= 1, got " + count);
         }
@@ -69,7 +69,7 @@ public class InferenceSettings implements Serializable {
         return this;
     }
 
-    public InferenceSettings queueCapacity(int capacity) {
+    public ModelSettings queueCapacity(int capacity) {
         if (capacity < 1) {
             throw new IllegalArgumentException("queueCapacity must be >= 1, got " + capacity);
         }
@@ -97,15 +97,21 @@ public class InferenceSettings implements Serializable {
         return queueCapacity;
     }
 
+    /** True for {@code s3://} and {@code s3a://} URIs, which need S3 access. */
+    public boolean onS3() {
+        String uri = Objects.requireNonNull(modelUri, "modelUri").trim().toLowerCase(Locale.ROOT);
+        return uri.startsWith("s3://") || uri.startsWith("s3a://");
+    }
+
     void validate() {
         if (modelUri == null || modelUri.isBlank()) {
-            throw new IllegalArgumentException("InferenceSettings: modelUri is required");
+            throw new IllegalArgumentException("ModelSettings: modelUri is required");
         }
     }
 
     @Override
     public String toString() {
-        return "InferenceSettings{modelUri=" + modelUri + ", s3Endpoint=" + s3Endpoint 
+        return "ModelSettings{modelUri=" + modelUri + ", s3Endpoint=" + s3Endpoint
                 + ", workers=" + workers + ", queueCapacity=" + queueCapacity + "}";
     }
 }

@@ -1,6 +1,7 @@
 package dev.flinkai.operators.inference;
 
-import dev.flinkai.operators.typeutils.SerializerTypeInfo;
+import dev.flinkai.operators.codec.SerializerTypeInfo;
+import dev.flinkai.operators.features.ScoringRequest;
 
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;

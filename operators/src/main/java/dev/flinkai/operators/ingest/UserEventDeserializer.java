@@ -1,7 +1,6 @@
-package dev.flinkai.jobs.kafka;
+package dev.flinkai.operators.ingest;
 
-import dev.flinkai.operators.ingest.ReceivedRecord;
-import dev.flinkai.operators.ingest.UserEventValidator;
+import dev.flinkai.operators.codec.UserEventDecoder;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.UserEvent;
 

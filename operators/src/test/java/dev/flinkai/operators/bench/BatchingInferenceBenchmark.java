@@ -1,11 +1,12 @@
 package dev.flinkai.operators.bench;
 
-import dev.flinkai.operators.inference.BatchScorer;
+import dev.flinkai.operators.features.FeatureExtractor;
+import dev.flinkai.operators.features.ScoringRequest;
 import dev.flinkai.operators.inference.BatchingInferenceFunction;
-import dev.flinkai.operators.inference.DjlScorer;
-import dev.flinkai.operators.inference.InferenceSettings;
-import dev.flinkai.operators.inference.InterceptedScorer;
-import dev.flinkai.operators.inference.ScoringRequest;
+import dev.flinkai.operators.inference.ModelClientFactory;
+import dev.flinkai.operators.inference.ModelSettings;
+import dev.flinkai.operators.inference.djl.DjlModelClient;
+import dev.flinkai.operators.testing.InterceptedScorer;
 import dev.flinkai.schemas.Prediction;
 
 import org.apache.flink.api.common.ExecutionConfig;
@@ -42,8 +43,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * The real {@link BatchingInferenceFunction} (open with a plain runtime context, no Flink operator around it) scoring
  * with the committed model: a burst of {@value #BURST} realistic requests as lists of {@code maxBatchSize} (what
  * {@link dev.flinkai.operators.inference.MicroBatchOperator} emits when lists close full), one {@code asyncInvoke} per
- * list, then wait until every list's result future completed. One worker. The score is nanoseconds per request: the
- * feature check, the hand-over of the list to the worker, the DJL call, building the Predictions, completing the future.
+ * list, then wait until every list's result future completed. The in-process client with one worker. The score is
+ * nanoseconds per request: the feature check, the hand-over of the batch to the client's worker, the DJL call,
+ * building the Predictions, completing the future.
  *
  * <p>What it leaves out: the batching itself (see {@code MicroBatchOperatorBenchmark}) and Flink's AsyncWaitOperator
  * (its queue, timers, mailbox and output), so it measures the function's share of the per-event cost.
@@ -82,8 +84,9 @@ public class BatchingInferenceBenchmark {
             }
             lists.add(list);
         }
-        InferenceSettings settings = InferenceSettings.forModel(BenchData.committedModel().toUri().toString()).workers(1);
-        function = new CallCountingFunction(settings, modelCalls, modelRows);
+        ModelSettings settings = ModelSettings.forModel(BenchData.committedModel().toUri().toString()).workers(1);
+        function = new BatchingInferenceFunction(settings, callCounting(modelCalls, modelRows),
+                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30));
         function.setRuntimeContext(new RuntimeUDFContext(new TaskInfoImpl("bench", 1, 0, 1, 0),
                 getClass().getClassLoader(), new ExecutionConfig(), new HashMap<>(), new HashMap<>(),
                 UnregisteredMetricsGroup.createOperatorMetricGroup()));
@@ -118,26 +121,14 @@ public class BatchingInferenceBenchmark {
         }
     }
 
-    /** The real function; only counts model calls and rows on the worker's scorer (two atomic adds per batch). */
-    static final class CallCountingFunction extends BatchingInferenceFunction {
-        private static final long serialVersionUID = 1L;
-        private final transient AtomicLong calls;
-        private final transient AtomicLong rows;
-
-        CallCountingFunction(InferenceSettings settings, AtomicLong calls, AtomicLong rows) {
-            super(settings, Duration.ofSeconds(30));
-            this.calls = calls;
-            this.rows = rows;
-        }
-
-        @Override
-        protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
-                calls.incrementAndGet();
-                rows.addAndGet(batch.length);
-                return real.score(batch);
-            });
-        }
+    /** The in-process client; only counts model calls and rows on the worker (two atomic adds per batch). */
+    private static ModelClientFactory callCounting(AtomicLong calls, AtomicLong rows) {
+        return (settings, owner, metrics) -> DjlModelClient.open(settings, owner, metrics,
+                predictor -> new InterceptedScorer(predictor, (batch, real) -> {
+                    calls.incrementAndGet();
+                    rows.addAndGet(batch.length);
+                    return real.score(batch);
+                }));
     }
 
     private final class Counting implements ResultFuture<Prediction> {

@@ -1,8 +1,8 @@
 package dev.flinkai.operators.bench;
 
-import dev.flinkai.operators.inference.BatchScorer;
-import dev.flinkai.operators.inference.DjlScorer;
-import dev.flinkai.operators.inference.ModelArtifacts;
+import dev.flinkai.operators.inference.djl.BatchScorer;
+import dev.flinkai.operators.inference.djl.DjlModel;
+import dev.flinkai.operators.inference.djl.ModelArtifacts;
 
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -21,7 +21,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The committed model ({@code notebooks/model/next_event_mlp.pt}) through {@link DjlScorer}, one predictor on the
+ * The committed model ({@code notebooks/model/next_event_mlp.pt}) through {@link DjlModel}, one predictor on the
  * benchmark thread, one PyTorch thread. Scores are nanoseconds per row: one model call of {@code N} rows counts as
  * {@code N} operations, so {@code rowsOf001} is the full per-call cost (the fixed DJL/JNI overhead) and the larger
  * batches show how it is amortised. Per-call cost = score x N.
@@ -32,11 +32,11 @@ import java.util.concurrent.TimeUnit;
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
-public class DjlScorerBenchmark {
+public class DjlModelBenchmark {
 
     private static final int VARIANTS = 8; // distinct batches per size, cycled
 
-    private DjlScorer scorer;
+    private DjlModel scorer;
     private BatchScorer predictor;
     private float[][][] b1;
     private float[][][] b16;
@@ -46,7 +46,7 @@ public class DjlScorerBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        scorer = DjlScorer.load(ModelArtifacts.fetch(BenchData.committedModel().toString(), null, null));
+        scorer = DjlModel.load(ModelArtifacts.fetch(BenchData.committedModel().toString(), null, null));
         predictor = scorer.newPredictor();
         BenchData.Sample[] samples = BenchData.samples(256 * VARIANTS, false);
         b1 = batches(samples, 1);

@@ -1,7 +1,7 @@
 package dev.flinkai.operators.bench;
 
 import dev.flinkai.operators.inference.MicroBatchOperator;
-import dev.flinkai.operators.inference.ScoringRequest;
+import dev.flinkai.operators.features.ScoringRequest;
 
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.serialization.SerializerConfigImpl;

@@ -1,4 +1,4 @@
-package dev.flinkai.jobs.kafka;
+package dev.flinkai.operators.codec;
 
 import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.UserEvent;
@@ -15,8 +15,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
-import static dev.flinkai.jobs.kafka.AvroTestRecords.avro;
-import static dev.flinkai.jobs.kafka.AvroTestRecords.text;
+import static dev.flinkai.operators.testing.AvroTestRecords.avro;
+import static dev.flinkai.operators.testing.AvroTestRecords.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -30,7 +30,7 @@ class UserEventDecoderTest {
         return random.nextBoolean() ? (int) EDGES[random.nextInt(7)] : random.nextInt() >> random.nextInt(32);
     }
 
-    static UserEvent randomEvent(Random random) {
+    public static UserEvent randomEvent(Random random) {
         return UserEvent.newBuilder()
                 .setEventId(text(random, 40))
                 .setUserId(text(random, 20))
@@ -92,7 +92,7 @@ class UserEventDecoderTest {
         assertThat(refused).as("malformed inputs refused").isGreaterThan(6_666); // at least every truncated one
         assertThatThrownBy(() -> decoder.decode(new byte[] {(byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80,
                 (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x01}))
-                .isInstanceOf(IOException.class).hasMessageContaining("malformed number");
+                .isInstanceOf(IOException.class).hasMessageContaining("malformed variable-length integer");
         assertThatThrownBy(() -> decoder.decode(new byte[] {0x7F})) // a negative string length
                 .isInstanceOf(IOException.class).hasMessageContaining("length");
     }

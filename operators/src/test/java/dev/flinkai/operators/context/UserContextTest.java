@@ -7,11 +7,49 @@ import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
 import org.junit.jupiter.api.Test;
 
+import java.util.HexFormat;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class UserContextTest {
+
+    /**
+     * {@link #threeEvents()} folded into a context and written by the format-1 serializer of commit b7b4836 (event
+     * type in 2 bits, no type count), as savepoints of that release hold them.
+     */
+    static final String FORMAT_1_HEX =
+            "010300bc050bb00922ac0203010001019811e601000102010000018bcfe56800d08c01c03e00000e1f0100800100";
+
+    static List<UserEvent> threeEvents() {
+        return List.of(
+                UserEvent.newBuilder().setEventId("e1").setUserId("u1").setSessionId("s1").setEventType(EventType.QUERY)
+                        .setEventTimeMillis(1_700_000_000_000L).setLatencyMillis(700).setFeature("chat")
+                        .setInputTokens(30).setOutputTokens(200).build(),
+                UserEvent.newBuilder().setEventId("e2").setUserId("u1").setSessionId("s1")
+                        .setEventType(EventType.TASK_OUTCOME).setEventTimeMillis(1_700_000_005_000L)
+                        .setLatencyMillis(1200).setSuccess(false).build(),
+                UserEvent.newBuilder().setEventId("e3").setUserId("u1").setSessionId("s2")
+                        .setEventType(EventType.FEEDBACK).setEventTimeMillis(1_700_000_009_000L).setLatencyMillis(300)
+                        .setFeature("code").setRating(2).build());
+    }
+
+    @Test
+    void aContextOfThePreviousFormatReadsAsTheSameContext() throws Exception {
+        UserContext replayed = new UserContext();
+        threeEvents().forEach(replayed::add);
+        UserContext read = UserContextSerializer.INSTANCE.deserialize(
+                new DataInputDeserializer(HexFormat.of().parseHex(FORMAT_1_HEX)));
+        assertThat(read).isEqualTo(replayed);
+        assertThat(read.recentOutcome(1)).isEqualTo(UserContext.OUTCOME_FAILURE);
+        assertThat(read.recentRating(0)).isEqualTo(2);
+        assertThat(read.recentType(0)).isEqualTo(EventType.FEEDBACK.ordinal());
+
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        UserContextSerializer.INSTANCE.serialize(read, out);
+        assertThat(out.getCopyOfBuffer()[0]).as("written in the current format").isEqualTo((byte) 2);
+        assertThat(out.length()).as("one byte more: the number of event types").isEqualTo(FORMAT_1_HEX.length() / 2 + 1);
+    }
 
     @Test
     void recentWindowIsBoundedAndKeepsTheLatestEventsInOrder() {

@@ -1,6 +1,14 @@
 package dev.flinkai.operators.inference;
 
+import dev.flinkai.operators.features.FeatureExtractor;
+import dev.flinkai.operators.features.ScoringRequest;
+import dev.flinkai.operators.inference.djl.BatchScorer;
+import dev.flinkai.operators.inference.djl.DjlModel;
+import dev.flinkai.operators.inference.djl.DjlModelClient;
+import dev.flinkai.operators.inference.djl.ModelArtifacts;
 import dev.flinkai.operators.simulation.LabelledExamples;
+import dev.flinkai.operators.testing.CommittedModel;
+import dev.flinkai.operators.testing.InterceptedScorer;
 import dev.flinkai.schemas.Prediction;
 
 import org.apache.flink.api.common.serialization.SerializerConfigImpl;
@@ -43,12 +51,14 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /**
  * The function inside Flink's real async operator (test harness, manual processing time), scoring lists of requests
- * (as {@link MicroBatchOperator} makes them) with the committed model. Slow and failing models are the real model
- * behind a fixture: a gate that holds the call, or a batch of the wrong width handed to the real model.
+ * (as {@link MicroBatchOperator} makes them) with the committed model through the in-process client. Slow and failing
+ * models are the real model behind a fixture on the client's worker thread: a gate that holds the call, or a batch of
+ * the wrong width handed to the real model.
  */
 class BatchingInferenceFunctionTest {
 
@@ -57,13 +67,13 @@ class BatchingInferenceFunctionTest {
     /** The async operator's input: one list per model call. */
     private static final TypeSerializer<List<ScoringRequest>> BATCHES = new ListSerializer<>(REQUESTS);
 
-    private static DjlScorer reference;
+    private static DjlModel reference;
     private static ModelMetadata metadata;
     private static List<float[]> features;
 
     @BeforeAll
     static void loadReference() throws Exception {
-        reference = DjlScorer.load(ModelArtifacts.fetch(CommittedModel.uri(), null, null));
+        reference = DjlModel.load(ModelArtifacts.fetch(CommittedModel.uri(), null, null));
         metadata = reference.metadata();
         List<float[]> rows = new ArrayList<>();
         LabelledExamples.generate(5, 300, 0.8, 2_000, (f, label) -> {
@@ -83,8 +93,19 @@ class BatchingInferenceFunctionTest {
         return new ScoringRequest("ev-" + i, "user-" + (i % 17), i % 3, 1_000_000L + i, 2_000_000L + i, f);
     }
 
-    private static InferenceSettings settings(int workers) {
-        return InferenceSettings.forModel(CommittedModel.uri()).workers(workers);
+    private static ModelSettings settings(int workers) {
+        return ModelSettings.forModel(CommittedModel.uri()).workers(workers);
+    }
+
+    private static BatchingInferenceFunction function(ModelSettings settings, ModelClientFactory clients, Duration timeout) {
+        return new BatchingInferenceFunction(settings, clients, FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(),
+                timeout);
+    }
+
+    /** The in-process client with {@code interceptor} in front of each worker's real predictor. */
+    private static ModelClientFactory intercepted(InterceptedScorer.Interceptor interceptor) {
+        return (settings, owner, metrics) -> DjlModelClient.open(settings, owner, metrics,
+                predictor -> new InterceptedScorer(predictor, interceptor));
     }
 
     private static OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness(
@@ -175,20 +196,13 @@ class BatchingInferenceFunctionTest {
     }
 
     /** Counts what really reaches the model, per call. */
-    static class RecordingFunction extends BatchingInferenceFunction {
-        static final List<Integer> CALL_SIZES = new CopyOnWriteArrayList<>();
+    static final List<Integer> CALL_SIZES = new CopyOnWriteArrayList<>();
 
-        RecordingFunction(InferenceSettings settings) {
-            super(settings, Duration.ofSeconds(30));
-        }
-
-        @Override
-        protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
-                CALL_SIZES.add(batch.length);
-                return real.score(batch);
-            });
-        }
+    private static BatchingInferenceFunction recording(int workers) {
+        return function(settings(workers), intercepted((batch, real) -> {
+            CALL_SIZES.add(batch.length);
+            return real.score(batch);
+        }), Duration.ofSeconds(30));
     }
 
     /**
@@ -199,11 +213,11 @@ class BatchingInferenceFunctionTest {
     void eachListIsOneModelCallAndItsPredictionsMatchPerEventInference() throws Exception {
         int n = features.size();
         int listSize = 16;
-        RecordingFunction.CALL_SIZES.clear();
+        CALL_SIZES.clear();
         List<Integer> listSizes = new ArrayList<>();
         Map<String, Long> listTimestamp = new HashMap<>();
         List<StreamRecord<? extends Prediction>> records;
-        try (var harness = harness(new RecordingFunction(settings(2)), 30_000, n)) {
+        try (var harness = harness(recording(2), 30_000, n)) {
             harness.open();
             for (int from = 0; from < n; from += listSize) {
                 List<ScoringRequest> list = requests(from, Math.min(n, from + listSize));
@@ -217,7 +231,7 @@ class BatchingInferenceFunctionTest {
             records = harness.extractOutputStreamRecords();
         }
         assertThat(listSizes).contains(8); // 600 = 37 x 16 + 8: one partial list
-        assertThat(RecordingFunction.CALL_SIZES).containsExactlyInAnyOrderElementsOf(listSizes);
+        assertThat(CALL_SIZES).containsExactlyInAnyOrderElementsOf(listSizes);
         assertThat(records).hasSize(n);
         assertThat(records).allSatisfy(r ->
                 assertThat(r.getTimestamp()).isEqualTo(listTimestamp.get(r.getValue().getEventId())));
@@ -252,26 +266,19 @@ class BatchingInferenceFunctionTest {
     }
 
     /** The real model, held at a gate until the test opens it. */
-    static class GatedFunction extends BatchingInferenceFunction {
-        static volatile CountDownLatch gate = new CountDownLatch(1);
-        static final AtomicInteger ROWS_SCORED = new AtomicInteger();
-        static final AtomicInteger CALLS = new AtomicInteger();
+    static volatile CountDownLatch gate = new CountDownLatch(1);
+    static final AtomicInteger ROWS_SCORED = new AtomicInteger();
+    static final AtomicInteger CALLS = new AtomicInteger();
 
-        GatedFunction(InferenceSettings settings, Duration timeout) {
-            super(settings, timeout);
-        }
-
-        @Override
-        protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
-                CALLS.incrementAndGet();
-                if (!gate.await(30, TimeUnit.SECONDS)) {
-                    throw new IllegalStateException("gate never opened");
-                }
-                ROWS_SCORED.addAndGet(batch.length);
-                return real.score(batch);
-            });
-        }
+    private static BatchingInferenceFunction gated(Duration timeout) {
+        return function(settings(1), intercepted((batch, real) -> {
+            CALLS.incrementAndGet();
+            if (!gate.await(30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("gate never opened");
+            }
+            ROWS_SCORED.addAndGet(batch.length);
+            return real.score(batch);
+        }), timeout);
     }
 
     /**
@@ -282,20 +289,20 @@ class BatchingInferenceFunctionTest {
      */
     @Test
     void aModelSlowerThanTheTimeoutYieldsFallbacksAndTimedOutBatchesAreNotScored() throws Exception {
-        GatedFunction.gate = new CountDownLatch(1);
-        GatedFunction.ROWS_SCORED.set(0);
-        GatedFunction.CALLS.set(0);
+        gate = new CountDownLatch(1);
+        ROWS_SCORED.set(0);
+        CALLS.set(0);
         long timeout = 100;
         int n = 10;
         CapturingTaskGroup metrics = new CapturingTaskGroup();
-        try (var harness = harness(new GatedFunction(settings(1), Duration.ofMillis(timeout)), timeout, 100, metrics)) {
+        try (var harness = harness(gated(Duration.ofMillis(timeout)), timeout, 100, metrics)) {
             harness.open();
             CapturingOperatorGroup group = metrics.operator;
             harness.setProcessingTime(0);
             harness.processElement(requests(0, 4), 0); // taken by the worker, held in the model
             harness.processElement(requests(4, 8), 1); // queued behind it
             harness.processElement(requests(8, 10), 2);
-            awaitTrue(() -> GatedFunction.CALLS.get() == 1, "the worker is inside the model with the first batch");
+            awaitTrue(() -> CALLS.get() == 1, "the worker is inside the model with the first batch");
             assertThat(gauge(group, "inFlight")).isEqualTo(n);
             assertThat(gauge(group, "queued")).isEqualTo(2);
 
@@ -316,7 +323,7 @@ class BatchingInferenceFunctionTest {
 
             // The model answers again: the held batch finishes (too late), the queued timed-out batches are skipped,
             // and a fresh batch queued behind them gets a real prediction.
-            GatedFunction.gate.countDown();
+            gate.countDown();
             harness.processElement(requests(n, n + 1), 3);
             List<Prediction> all = awaitOutputs(harness, n + 1);
             drainMailbox(harness);
@@ -327,8 +334,8 @@ class BatchingInferenceFunctionTest {
             assertThat(fresh.getFallback()).isFalse();
             assertThat(fresh.getFallbackReason()).isNull();
             // Only the batch already inside the model (4 rows) and the fresh request reached the model.
-            assertThat(GatedFunction.CALLS).hasValue(2);
-            assertThat(GatedFunction.ROWS_SCORED).hasValue(4 + 1);
+            assertThat(CALLS).hasValue(2);
+            assertThat(ROWS_SCORED).hasValue(4 + 1);
             assertThat(count(group, "predictions")).as("the late answers of the held batch are not counted").isEqualTo(1);
             assertThat(count(group, "fallbacks")).isEqualTo(n);
             assertThat(count(group, "timeouts")).isEqualTo(n);
@@ -341,26 +348,19 @@ class BatchingInferenceFunctionTest {
     }
 
     /** The real model, handed batches one column short while BROKEN is set: PyTorch itself rejects them. */
-    static class MisfedFunction extends BatchingInferenceFunction {
-        static final AtomicBoolean BROKEN = new AtomicBoolean();
+    static final AtomicBoolean BROKEN = new AtomicBoolean();
 
-        MisfedFunction(InferenceSettings settings) {
-            super(settings, Duration.ofSeconds(30));
-        }
-
-        @Override
-        protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
-                if (!BROKEN.get()) {
-                    return real.score(batch);
-                }
-                float[][] narrow = new float[batch.length][];
-                for (int i = 0; i < batch.length; i++) {
-                    narrow[i] = java.util.Arrays.copyOf(batch[i], batch[i].length - 1);
-                }
-                return real.score(narrow);
-            });
-        }
+    private static BatchingInferenceFunction misfed() {
+        return function(settings(1), intercepted((batch, real) -> {
+            if (!BROKEN.get()) {
+                return real.score(batch);
+            }
+            float[][] narrow = new float[batch.length][];
+            for (int i = 0; i < batch.length; i++) {
+                narrow[i] = java.util.Arrays.copyOf(batch[i], batch[i].length - 1);
+            }
+            return real.score(narrow);
+        }), Duration.ofSeconds(30));
     }
 
     /**
@@ -369,8 +369,8 @@ class BatchingInferenceFunctionTest {
      */
     @Test
     void aModelErrorYieldsFallbacksForItsBatchAndTheOperatorContinues() throws Exception {
-        MisfedFunction.BROKEN.set(true);
-        try (var harness = harness(new MisfedFunction(settings(1)), 30_000, 100)) {
+        BROKEN.set(true);
+        try (var harness = harness(misfed(), 30_000, 100)) {
             harness.open();
             List<ScoringRequest> failing = requests(0, 5);
             failing.add(request(99, null));
@@ -387,14 +387,14 @@ class BatchingInferenceFunctionTest {
                         .doesNotContain("\n");
             }
 
-            MisfedFunction.BROKEN.set(false);
+            BROKEN.set(false);
             harness.processElement(requests(5, 10), 1);
             List<Prediction> all = awaitOutputs(harness, 11);
             harness.endInput();
             assertThat(all).hasSize(11);
             assertThat(all.subList(6, 11)).allSatisfy(p -> assertThat(p.getFallback()).isFalse());
         } finally {
-            MisfedFunction.BROKEN.set(false);
+            BROKEN.set(false);
         }
     }
 
@@ -405,8 +405,8 @@ class BatchingInferenceFunctionTest {
      */
     @Test
     void requestsWithTheWrongFeatureCountGetFallbacksWithoutHarmingTheirNeighbours() throws Exception {
-        RecordingFunction.CALL_SIZES.clear();
-        try (var harness = harness(new RecordingFunction(settings(1)), 30_000, 100)) {
+        CALL_SIZES.clear();
+        try (var harness = harness(recording(1), 30_000, 100)) {
             harness.open();
             List<ScoringRequest> first = requests(0, 10);
             first.set(3, request(3, java.util.Arrays.copyOf(features.get(3), 31)));
@@ -428,7 +428,7 @@ class BatchingInferenceFunctionTest {
             assertThat(byId.get("ev-20").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got 33");
             assertThat(byId.get("ev-21").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got 0");
             assertThat(out).filteredOn(p -> !p.getFallback()).hasSize(18);
-            assertThat(RecordingFunction.CALL_SIZES).containsExactlyInAnyOrder(9, 9);
+            assertThat(CALL_SIZES).containsExactlyInAnyOrder(9, 9);
 
             // A refused request leaves with its list's other answers, at its list's timestamp.
             Map<String, Long> timestamps = new HashMap<>();
@@ -467,7 +467,7 @@ class BatchingInferenceFunctionTest {
         int n = 40;
         int listSize = 8;
         CapturingTaskGroup metrics = new CapturingTaskGroup();
-        BatchingInferenceFunction function = new BatchingInferenceFunction(settings(1), Duration.ofSeconds(30));
+        BatchingInferenceFunction function = function(settings(1), ModelClients.DEFAULT, Duration.ofSeconds(30));
         try (var harness = harness(function, 30_000, 100, metrics)) {
             harness.open();
             for (int from = 0; from < n; from += listSize) {
@@ -498,5 +498,17 @@ class BatchingInferenceFunctionTest {
             assertThat(latency.getStatistics().getMin()).isGreaterThanOrEqualTo(0L);
             harness.endInput();
         }
+    }
+
+    /** A model trained on other features is refused when the operator opens, naming both counts. */
+    @Test
+    void aModelThatTakesAnotherFeatureCountIsRefusedAtOpen() {
+        BatchingInferenceFunction wider = new BatchingInferenceFunction(settings(1), ModelClients.DEFAULT, 36,
+                "36 = 4 blocks of one slot per EventType symbol (5) + 16", Duration.ofSeconds(1));
+        assertThatThrownBy(() -> {
+            try (var harness = harness(wider, 1_000, 10)) {
+                harness.open();
+            }
+        }).hasStackTraceContaining("takes 32 features, but the job's features are 36 = 4 blocks");
     }
 }

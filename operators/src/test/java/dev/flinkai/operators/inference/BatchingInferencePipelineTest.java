@@ -1,6 +1,11 @@
 package dev.flinkai.operators.inference;
 
+import dev.flinkai.operators.features.FeatureExtractor;
+import dev.flinkai.operators.features.ScoringRequest;
+import dev.flinkai.operators.inference.djl.DjlModelClient;
 import dev.flinkai.operators.simulation.LabelledExamples;
+import dev.flinkai.operators.testing.CommittedModel;
+import dev.flinkai.operators.testing.InterceptedScorer;
 import dev.flinkai.schemas.Prediction;
 
 import org.apache.flink.api.java.typeutils.GenericTypeInfo;
@@ -29,23 +34,14 @@ class BatchingInferencePipelineTest {
     static final MiniClusterExtension CLUSTER = new MiniClusterExtension(
             new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
 
-    /** The real function; records the rows of every model call (the MiniCluster runs in this JVM). */
-    static class CallSizeRecordingFunction extends BatchingInferenceFunction {
-        private static final long serialVersionUID = 1L;
-        static final List<Integer> CALL_SIZES = new CopyOnWriteArrayList<>();
+    /** The rows of every call the in-process client makes to the real model (the MiniCluster runs in this JVM). */
+    static final List<Integer> CALL_SIZES = new CopyOnWriteArrayList<>();
 
-        CallSizeRecordingFunction(InferenceSettings settings, Duration timeout) {
-            super(settings, timeout);
-        }
-
-        @Override
-        protected BatchScorer createWorkerScorer(DjlScorer sharedModel) {
-            return new InterceptedScorer(super.createWorkerScorer(sharedModel), (batch, real) -> {
+    private static final ModelClientFactory RECORDING_CLIENTS = (settings, owner, metrics) ->
+            DjlModelClient.open(settings, owner, metrics, predictor -> new InterceptedScorer(predictor, (batch, real) -> {
                 CALL_SIZES.add(batch.length);
                 return real.score(batch);
-            });
-        }
-    }
+            }));
 
     /**
      * Every request gets exactly one model prediction, the model is called with lists of up to maxBatchSize requests,
@@ -61,7 +57,7 @@ class BatchingInferencePipelineTest {
             }
         });
         int maxBatchSize = 32;
-        CallSizeRecordingFunction.CALL_SIZES.clear();
+        CALL_SIZES.clear();
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(2);
@@ -69,13 +65,11 @@ class BatchingInferencePipelineTest {
         // A long wait: lists close full, or at the end of input; never on a timer in a test this short.
         DataStream<List<ScoringRequest>> batches = BatchingInferenceFunction.batches(in, maxBatchSize, Duration.ofSeconds(30))
                 .uid("micro-batches").name("micro-batches");
-        InferenceSettings settings = InferenceSettings.forModel(CommittedModel.uri());
-        Duration timeout = Duration.ofSeconds(30);
-        // This module has no flink-avro, so the output type is given (Kryo); the job's apply(batches, settings, ...)
-        // lets Flink pick the Avro type.
-        DataStream<Prediction> out = BatchingInferenceFunction.apply(batches,
-                new CallSizeRecordingFunction(settings, timeout), 100, new GenericTypeInfo<>(Prediction.class))
-                .uid("inference").name("inference");
+        BatchingInferenceFunction inference = new BatchingInferenceFunction(ModelSettings.forModel(CommittedModel.uri()),
+                RECORDING_CLIENTS, FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30));
+        // This module has no flink-avro, so the output type is Kryo's; the job uses the Avro type.
+        DataStream<Prediction> out = BatchingInferenceFunction.apply(batches, inference, 100,
+                new GenericTypeInfo<>(Prediction.class)).uid("inference").name("inference");
 
         List<Prediction> predictions = new ArrayList<>();
         out.executeAndCollect().forEachRemaining(predictions::add);
@@ -86,7 +80,7 @@ class BatchingInferencePipelineTest {
             assertThat(p.getFallback()).isFalse();
             assertThat(p.getScores()).hasSize(4);
         });
-        List<Integer> calls = CallSizeRecordingFunction.CALL_SIZES;
+        List<Integer> calls = CALL_SIZES;
         assertThat(calls.stream().mapToInt(Integer::intValue).sum()).isEqualTo(requests.size());
         assertThat(calls).allSatisfy(size -> assertThat(size).isBetween(1, maxBatchSize));
         // No timer, watermark or checkpoint closes a list early: each subtask leaves at most one partial list, at the end.

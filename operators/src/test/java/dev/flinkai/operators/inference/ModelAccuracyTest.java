@@ -1,6 +1,10 @@
 package dev.flinkai.operators.inference;
 
+import dev.flinkai.operators.inference.djl.BatchScorer;
+import dev.flinkai.operators.inference.djl.DjlModel;
+import dev.flinkai.operators.inference.djl.ModelArtifacts;
 import dev.flinkai.operators.simulation.LabelledExamples;
+import dev.flinkai.operators.testing.CommittedModel;
 
 import org.junit.jupiter.api.Test;
 
@@ -10,7 +14,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The committed model, scored through {@link DjlScorer} on fresh simulated traffic (a seed the training did not use),
+ * The committed model, scored through {@link DjlModel} on fresh simulated traffic (a seed the training did not use),
  * must beat always answering the most frequent class of that same data by at least 10 percentage points.
  */
 class ModelAccuracyTest {
@@ -28,7 +32,7 @@ class ModelAccuracyTest {
 
         int[] classCounts = new int[4];
         int correct = 0;
-        try (DjlScorer scorer = DjlScorer.load(ModelArtifacts.fetch(CommittedModel.uri(), null, null));
+        try (DjlModel scorer = DjlModel.load(ModelArtifacts.fetch(CommittedModel.uri(), null, null));
              BatchScorer predictor = scorer.newPredictor()) {
             assertThat(scorer.metadata().classCount()).isEqualTo(classCounts.length);
             for (int start = 0; start < features.size(); start += BATCH) {

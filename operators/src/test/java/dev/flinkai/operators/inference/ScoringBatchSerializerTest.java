@@ -1,5 +1,6 @@
 package dev.flinkai.operators.inference;
 
+import dev.flinkai.operators.features.ScoringRequest;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
 import org.junit.jupiter.api.Test;

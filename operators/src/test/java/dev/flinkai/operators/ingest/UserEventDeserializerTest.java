@@ -1,6 +1,5 @@
-package dev.flinkai.jobs.kafka;
+package dev.flinkai.operators.ingest;
 
-import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.UserEvent;
 
@@ -14,7 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
-import static dev.flinkai.jobs.kafka.AvroTestRecords.avro;
+import static dev.flinkai.operators.testing.AvroTestRecords.avro;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,4 +1,4 @@
-package dev.flinkai.jobs.kafka;
+package dev.flinkai.operators.testing;
 
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.EncoderFactory;

@@ -1,16 +1,16 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.testing;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 
 /** The model committed to the repository ({@code notebooks/model/next_event_mlp.pt}), found from any working directory. */
-final class CommittedModel {
-    static final String RELATIVE = "notebooks/model/next_event_mlp.pt";
+public final class CommittedModel {
+    public static final String RELATIVE = "notebooks/model/next_event_mlp.pt";
 
     private CommittedModel() {}
 
-    static Path modelFile() {
+    public static Path modelFile() {
         Path start = Paths.get(System.getProperty("user.dir")).toAbsolutePath();
         for (Path dir = start; dir != null; dir = dir.getParent()) {
             Path candidate = dir.resolve(RELATIVE);
@@ -22,24 +22,24 @@ final class CommittedModel {
                 + " or any parent directory; train it with notebooks/train_next_event_model.ipynb");
     }
 
-    static Path metadataFile() {
+    public static Path metadataFile() {
         return modelFile().resolveSibling("next_event_mlp.json");
     }
 
-    static String uri() {
+    public static String uri() {
         return modelFile().toUri().toString();
     }
 
     /** Feature rows for scoring checks: zeros, ones, and a ramp from 0 to almost 1. */
-    static final float[][] SAMPLE_BATCH = {new float[32], ones(32), ramp(32)};
+    public static final float[][] SAMPLE_BATCH = {new float[32], ones(32), ramp(32)};
 
-    static float[] ones(int n) {
+    public static float[] ones(int n) {
         float[] a = new float[n];
         java.util.Arrays.fill(a, 1f);
         return a;
     }
 
-    static float[] ramp(int n) {
+    public static float[] ramp(int n) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {
             a[i] = i / (float) n;

@@ -1,4 +1,6 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.testing;
+
+import dev.flinkai.operators.inference.djl.BatchScorer;
 
 /**
  * A real scorer with a step in front of every call, so tests and benchmarks can count, hold or break calls to the real

@@ -1,8 +1,8 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.inference.djl;
 
 /**
- * Scores a batch of feature rows: {@code [rows][featureCount]} in, {@code [rows][classCount]} class probabilities out.
- * One instance is used by one thread at a time.
+ * A DJL predictor: scores a batch of feature rows ({@code [rows][featureCount]} in, {@code [rows][classCount]} class
+ * probabilities out) on the calling thread. One instance is used by one thread at a time.
  */
 public interface BatchScorer extends AutoCloseable {
 

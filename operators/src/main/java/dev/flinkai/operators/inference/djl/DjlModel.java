@@ -1,4 +1,4 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.inference.djl;
 
 import ai.djl.MalformedModelException;
 import ai.djl.inference.Predictor;
@@ -10,6 +10,7 @@ import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslatorContext;
+import dev.flinkai.operators.inference.ModelMetadata;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -19,23 +20,23 @@ import java.util.Objects;
 /**
  * A TorchScript classifier loaded with DJL's PyTorch engine: float32 {@code [batch, featureCount]} in, float32
  * {@code [batch, classCount]} class probabilities out. The model is shared; DJL predictors are not thread-safe, so each
- * worker thread takes its own from {@link #newPredictor()}.
+ * thread that scores takes its own from {@link #newPredictor()}.
  *
  * <p>Before the engine first loads, {@link #load} sets {@code ai.djl.offline=true} and one PyTorch intra-op and
  * inter-op thread (unless those system properties are already set): parallelism comes from Java threads, each
  * holding a predictor, not from PyTorch's own pools which oversubscribe small machines.
  */
-public final class DjlScorer implements AutoCloseable {
+public final class DjlModel implements AutoCloseable {
 
     private final ZooModel<float[][], float[][]> model;
     private final ModelMetadata metadata;
 
-    private DjlScorer(ZooModel<float[][], float[][]> model, ModelMetadata metadata) {
+    private DjlModel(ZooModel<float[][], float[][]> model, ModelMetadata metadata) {
         this.model = model;
         this.metadata = metadata;
     }
 
-    public static DjlScorer load(ModelArtifacts.LocalModel local) throws IOException {
+    public static DjlModel load(ModelArtifacts.LocalModel local) throws IOException {
         return load(local.modelFile(), local.metadata());
     }
 
@@ -43,7 +44,7 @@ public final class DjlScorer implements AutoCloseable {
      * Loads the TorchScript file and checks it against the metadata by scoring one row of zeros: the model must accept
      * {@code featureCount} inputs and return one probability per label.
      */
-    public static DjlScorer load(Path modelFile, ModelMetadata metadata) throws IOException {
+    public static DjlModel load(Path modelFile, ModelMetadata metadata) throws IOException {
         Objects.requireNonNull(metadata, "metadata");
         configureEngineDefaults();
         Path file = modelFile.toAbsolutePath().normalize();
@@ -62,7 +63,7 @@ public final class DjlScorer implements AutoCloseable {
         } catch (ModelNotFoundException | MalformedModelException e) {
             throw new IOException("Cannot load TorchScript model " + file + ": " + e.getMessage(), e);
         }
-        DjlScorer scorer = new DjlScorer(model, metadata);
+        DjlModel scorer = new DjlModel(model, metadata);
         try (BatchScorer probe = scorer.newPredictor()) {
             float[][] out = probe.score(new float[][] {new float[metadata.featureCount()]});
             if (out.length != 1 || out[0].length != metadata.classCount()) {

@@ -1,98 +1,138 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.inference.djl;
 
-import dev.flinkai.schemas.Prediction;
+import dev.flinkai.operators.inference.ModelAnswer;
+import dev.flinkai.operators.inference.ModelClient;
+import dev.flinkai.operators.inference.ModelMetadata;
+import dev.flinkai.operators.inference.ModelSettings;
 
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.MetricGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
 /**
- * A model as one subtask serves it: fetched into a directory of its own, loaded into DJL, and the knowledge of how to
- * turn scores, or a failure, into a {@link Prediction}. Shared by every inference function so that they load models
- * and answer the same way.
+ * The in-process backend: a TorchScript model fetched into a directory of its own and run by DJL on
+ * {@code settings.workers()} threads, each with its own predictor (they are not thread-safe), fed by a bounded queue.
+ * A batch whose future was cancelled (its timeout answered it) before a worker took it is skipped.
+ *
+ * <p>Metric, in the group it is given: gauge {@code queued} (batches waiting for a worker).
  */
-public final class ServedModel implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(ServedModel.class);
+public final class DjlModelClient implements ModelClient {
+    private static final Logger LOG = LoggerFactory.getLogger(DjlModelClient.class);
 
-    private final DjlScorer scorer;
-    private final ModelMetadata metadata;
+    private final DjlModel model;
     private final Path downloadDir;
-    private final float[] priors;
-    private final String priorLabel;
+    private final WorkerPool<Call> workers;
 
-    private ServedModel(DjlScorer scorer, ModelMetadata metadata, Path downloadDir) {
-        this.scorer = scorer;
-        this.metadata = metadata;
+    private DjlModelClient(DjlModel model, Path downloadDir, String owner, ModelSettings settings,
+                           UnaryOperator<BatchScorer> predictorWrapper) {
+        this.model = model;
         this.downloadDir = downloadDir;
-        this.priors = metadata.classPriors();
-        this.priorLabel = metadata.labels().get(ModelMetadata.argmax(priors));
+        this.workers = new WorkerPool<>("inference-" + owner, settings.queueCapacity(), settings.workers(),
+                i -> new Worker(predictorWrapper.apply(model.newPredictor())));
+        this.workers.start();
     }
 
-    /** Fetches {@code settings.modelUri()} into a fresh directory named after {@code owner} and loads it. */
-    public static ServedModel open(InferenceSettings settings, String owner) throws Exception {
+    public static DjlModelClient open(ModelSettings settings, String owner, MetricGroup metrics) throws Exception {
+        return open(settings, owner, metrics, UnaryOperator.identity());
+    }
+
+    /**
+     * @param predictorWrapper wraps each worker's predictor, so tests can hold, count or break calls to the real
+     *                         model on the worker thread
+     */
+    public static DjlModelClient open(ModelSettings settings, String owner, MetricGroup metrics,
+                                      UnaryOperator<BatchScorer> predictorWrapper) throws Exception {
         Path downloadDir = settings.downloadDir() != null
                 ? Files.createTempDirectory(Files.createDirectories(Path.of(settings.downloadDir())), owner + "-")
                 : Files.createTempDirectory("flinkai-model-" + owner + "-");
+        DjlModel model = null;
         try {
             ModelArtifacts.LocalModel local = ModelArtifacts.fetch(settings.modelUri(), settings.s3Access(), downloadDir);
-            return new ServedModel(DjlScorer.load(local), local.metadata(), downloadDir);
+            model = DjlModel.load(local);
+            DjlModelClient client = new DjlModelClient(model, downloadDir, owner, settings, predictorWrapper);
+            metrics.gauge("queued", (Gauge<Integer>) client.workers::queued);
+            return client;
         } catch (Exception | Error e) {
+            if (model != null) {
+                model.close();
+            }
             deleteRecursively(downloadDir);
             throw e;
         }
     }
 
-    public DjlScorer scorer() {
-        return scorer;
-    }
-
+    @Override
     public ModelMetadata metadata() {
-        return metadata;
+        return model.metadata();
     }
 
-    /** Null when the request can be scored, else why not. */
-    public String invalidFeatures(ScoringRequest request) {
-        if (request.features != null && request.features.length == metadata.featureCount()) {
-            return null;
+    @Override
+    public CompletableFuture<ModelAnswer> score(float[][] rows, long deadlineNanos) {
+        Call call = new Call(rows);
+        try {
+            workers.submit(call);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            call.answer.completeExceptionally(e);
         }
-        return "invalid features: expected " + metadata.featureCount() + " values, got "
-                + (request.features == null ? "none" : request.features.length);
-    }
-
-    public Prediction prediction(ScoringRequest request, float[] scores, long nowMillis) {
-        return new Prediction(request.eventId, request.userId, metadata.name(), metadata.version(), toList(scores),
-                metadata.labels().get(ModelMetadata.argmax(scores)), false, null,
-                request.eventTimeMillis, request.ingestTimeMillis, nowMillis);
-    }
-
-    /** The answer when the model could not give one: the class priors, flagged, with the reason. */
-    public Prediction fallback(ScoringRequest request, String reason) {
-        return new Prediction(request.eventId, request.userId, metadata.name(), metadata.version(), toList(priors),
-                priorLabel, true, reason, request.eventTimeMillis, request.ingestTimeMillis, System.currentTimeMillis());
+        return call.answer;
     }
 
     @Override
     public void close() {
         try {
-            scorer.close();
+            workers.close();
         } finally {
-            deleteRecursively(downloadDir);
+            try {
+                model.close();
+            } finally {
+                deleteRecursively(downloadDir);
+            }
         }
     }
 
-    private static List<Float> toList(float[] values) {
-        List<Float> list = new ArrayList<>(values.length);
-        for (float v : values) {
-            list.add(v);
+    private record Call(float[][] rows, CompletableFuture<ModelAnswer> answer) {
+        Call(float[][] rows) {
+            this(rows, new CompletableFuture<>());
         }
-        return list;
+    }
+
+    /** Runs on one worker thread with that thread's predictor. */
+    private final class Worker implements WorkerPool.Handler<Call> {
+        private final BatchScorer predictor;
+
+        Worker(BatchScorer predictor) {
+            this.predictor = predictor;
+        }
+
+        @Override
+        public void handle(Call call) {
+            if (call.answer.isDone()) { // cancelled: nobody waits for it any more
+                return;
+            }
+            try {
+                call.answer.complete(ModelAnswer.of(predictor.score(call.rows), model.metadata()));
+            } catch (Throwable t) {
+                call.answer.completeExceptionally(t);
+                if (t instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            predictor.close();
+        }
     }
 
     private static void deleteRecursively(Path dir) {

@@ -1,5 +1,6 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.inference.djl;
 
+import dev.flinkai.operators.inference.ModelMetadata;
 import io.minio.GetObjectArgs;
 import io.minio.GetObjectResponse;
 import io.minio.MinioClient;
@@ -15,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.util.Objects;
+import java.util.stream.Stream;
 
 /**
  * Brings a model and its metadata to the local disk. A model URI names the TorchScript file; the metadata json lives
@@ -33,7 +35,7 @@ public final class ModelArtifacts {
 
     private ModelArtifacts() {}
 
-    /** A model on local disk, ready for {@link DjlScorer#load}. */
+    /** A model on local disk, ready for {@link DjlModel#load}. */
     public record LocalModel(String uri, Path modelFile, Path metadataFile, ModelMetadata metadata) {}
 
     /**
@@ -78,9 +80,33 @@ public final class ModelArtifacts {
         Objects.requireNonNull(uri, "model uri");
         String trimmed = uri.trim();
         if (trimmed.startsWith("s3://") || trimmed.startsWith("s3a://")) {
-            return fetchS3(trimmed, s3 == null ? S3Access.fromEnvironment() : s3, downloadDir);
+            return fetchS3(trimmed, s3 == null ? S3Access.fromEnvironment() : s3, downloadDir, true);
         }
         return fetchLocal(trimmed);
+    }
+
+    /**
+     * Only the metadata of the model named by {@code uri}, read without fetching the model itself.
+     *
+     * @throws IOException naming the URI when it is missing or unreadable
+     */
+    public static ModelMetadata fetchMetadata(String uri, S3Access s3) throws IOException {
+        Objects.requireNonNull(uri, "model uri");
+        String trimmed = uri.trim();
+        if (!trimmed.startsWith("s3://") && !trimmed.startsWith("s3a://")) {
+            return fetchLocal(trimmed).metadata();
+        }
+        Path dir = Files.createTempDirectory("model-metadata-");
+        try {
+            return fetchS3(trimmed, s3 == null ? S3Access.fromEnvironment() : s3, dir, false).metadata();
+        } finally {
+            try (Stream<Path> files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
     }
 
     /** {@code dir/name.pt} → {@code dir/name.json}; works on object keys and paths. */
@@ -109,7 +135,8 @@ public final class ModelArtifacts {
         return new LocalModel(uri, model, metadata, ModelMetadata.read(metadata));
     }
 
-    private static LocalModel fetchS3(String uri, S3Access access, Path downloadDir) throws IOException {
+    /** With {@code withModel} false only the metadata is downloaded; the returned model file then does not exist. */
+    private static LocalModel fetchS3(String uri, S3Access access, Path downloadDir, boolean withModel) throws IOException {
         String rest = uri.substring(uri.indexOf("://") + 3);
         int slash = rest.indexOf('/');
         if (slash <= 0 || slash == rest.length() - 1) {
@@ -139,7 +166,9 @@ public final class ModelArtifacts {
         // timeout of the download has run out plus 60 s: with MinIO's default of 5 min, ~6 min after a job was cancelled.
         client.setTimeout(S3_TIMEOUT_MILLIS, S3_TIMEOUT_MILLIS, S3_TIMEOUT_MILLIS);
         try {
-            download(client, s3, bucket, key, model, "s3://" + bucket + "/" + key);
+            if (withModel) {
+                download(client, s3, bucket, key, model, "s3://" + bucket + "/" + key);
+            }
             download(client, s3, bucket, metadataKey, metadata, "s3://" + bucket + "/" + metadataKey);
         } finally {
             try {

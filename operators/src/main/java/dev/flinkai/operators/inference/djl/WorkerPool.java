@@ -1,4 +1,4 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.inference.djl;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

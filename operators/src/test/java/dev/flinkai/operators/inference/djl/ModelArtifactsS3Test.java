@@ -1,4 +1,7 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.inference.djl;
+
+import dev.flinkai.operators.inference.ModelMetadata;
+import dev.flinkai.operators.testing.CommittedModel;
 
 import io.minio.MakeBucketArgs;
 import io.minio.MinioClient;
@@ -29,11 +32,11 @@ class ModelArtifactsS3Test {
     @RegisterExtension
     static final S3ProxyExtension S3 = S3ProxyExtension.builder().withCredentials(ACCESS_KEY, SECRET_KEY).build();
 
-    private static DjlScorer local;
+    private static DjlModel local;
 
     @BeforeAll
     static void loadLocal() throws IOException {
-        local = DjlScorer.load(ModelArtifacts.fetch(CommittedModel.modelFile().toString(), null, null));
+        local = DjlModel.load(ModelArtifacts.fetch(CommittedModel.modelFile().toString(), null, null));
     }
 
     @AfterAll
@@ -63,6 +66,19 @@ class ModelArtifactsS3Test {
         }
     }
 
+    /** The job checks a model's feature count at submission: it reads the metadata without the model itself. */
+    @Test
+    void readsTheMetadataAloneWithoutFetchingTheModel() throws Exception {
+        upload("next-event/meta-only/next_event_mlp.json", CommittedModel.metadataFile());
+
+        ModelMetadata metadata = ModelArtifacts.fetchMetadata("s3://" + BUCKET + "/next-event/meta-only/next_event_mlp.pt",
+                access());
+        assertThat(metadata.featureCount()).isEqualTo(local.metadata().featureCount());
+        assertThat(metadata.version()).isEqualTo(local.metadata().version());
+        assertThatThrownBy(() -> ModelArtifacts.fetchMetadata("s3://" + BUCKET + "/nowhere/m.pt", access()))
+                .isInstanceOf(IOException.class).hasMessageContaining("s3://models/nowhere/m.json");
+    }
+
     @Test
     void fetchesFromS3AndScores(@TempDir Path downloads) throws Exception {
         upload("next-event/v1/next_event_mlp.pt", CommittedModel.modelFile());
@@ -81,7 +97,7 @@ class ModelArtifactsS3Test {
         }
         assertThat(liveOkHttpThreads()).isEmpty();
 
-        try (DjlScorer fromS3 = DjlScorer.load(fetched);
+        try (DjlModel fromS3 = DjlModel.load(fetched);
              BatchScorer s3Predictor = fromS3.newPredictor();
              BatchScorer localPredictor = local.newPredictor()) {
             float[][] expected = localPredictor.score(CommittedModel.SAMPLE_BATCH);

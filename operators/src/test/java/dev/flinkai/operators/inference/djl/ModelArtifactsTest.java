@@ -1,4 +1,7 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.inference.djl;
+
+import dev.flinkai.operators.inference.ModelMetadata;
+import dev.flinkai.operators.testing.CommittedModel;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -14,11 +17,11 @@ import static org.assertj.core.api.Assertions.within;
 
 class ModelArtifactsTest {
 
-    private static DjlScorer local;
+    private static DjlModel local;
 
     @BeforeAll
     static void loadLocal() throws IOException {
-        local = DjlScorer.load(ModelArtifacts.fetch(CommittedModel.modelFile().toString(), null, null));
+        local = DjlModel.load(ModelArtifacts.fetch(CommittedModel.modelFile().toString(), null, null));
     }
 
     @AfterAll

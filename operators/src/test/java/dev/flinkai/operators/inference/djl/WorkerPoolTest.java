@@ -1,4 +1,4 @@
-package dev.flinkai.operators.inference;
+package dev.flinkai.operators.inference.djl;
 
 import org.junit.jupiter.api.Test;
 
