@@ -154,7 +154,7 @@ public final class Settings {
         } catch (IllegalArgumentException e) {
             String raw = config.toMap().get(option.key());
             throw new IllegalArgumentException("Invalid setting --" + option.key() + " '" + raw + "'" + where + ": must be "
-                    + expected(option) + " (" + rootMessage(e) + ")", e);
+                    + expected(option), e);
         }
     }
 
@@ -177,14 +177,6 @@ public final class Settings {
         if (sample instanceof Double) {
             return "a number";
         }
-        return sample.getClass().getSimpleName();
-    }
-
-    private static String rootMessage(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root.getMessage();
+        return "a " + sample.getClass().getSimpleName();
     }
 }
