@@ -3,11 +3,13 @@
 #   throughput  events per TaskManager CPU-second and events per wall second, at parallelism 1 and 2, of
 #               limit_kafka (Kafka -> Avro decode -> encode -> Kafka, bench.KafkaPassThroughJob),
 #               naive       (the job with one synchronous DJL call per event, bench.NaiveInferenceJob),
-#               ours        (ContextInferenceJob as shipped), all over the same pre-filled topic;
+#               ours        (ContextInferenceJob from the production jar), all over the same pre-filled topic;
 #               limit_model (raw DJL rows per CPU-second at the job's batch size, no Flink, bench.ModelLimitBench);
 #   latency     ours in at-least-once mode at half its p1 maximum rate (bench.LatencyProbe, HdrHistogram);
 #   state       RocksDB live SST bytes per user of ours after U distinct users (bench.StateSizeJob).
-# Writes target/bench/results.json, results.md, results.png (raw measurements in target/bench/raw/).
+# The bench.* classes are this folder's Maven module (deploy/bench/target/flink-ai-bench.jar), not the production jar.
+# Writes target/bench/results.json, results.md, results.png (raw measurements in target/bench/raw/); the history of
+# what was measured and tuned is in deploy/bench/RESULTS.md.
 #
 #   deploy/bench/run.sh --quick        N=2M events / U=100k users, state at 100k users, 30 s latency (< 10 min)
 #   deploy/bench/run.sh                full: N=10M / U=1M, state at 1M users, 120 s latency (about 20 min)
@@ -76,20 +78,35 @@ STAMP="$(date +%Y%m%d-%H%M%S)"
 TP="bench-$STAMP"
 T_EVENTS="$TP-events"; T_OUT="$TP-out"; T_DL="$TP-dead-letters"
 T_LAT_OUT="$TP-latency-out"; T_STATE="$TP-state-events"
-TOOL_CP="$JOB_JAR:$CACHE/tools/lib/slf4j-api-1.7.36.jar:$CACHE/tools/lib/slf4j-nop-1.7.36.jar"
+BENCH_JAR="$BENCH_DIR/target/flink-ai-bench.jar"
+TOOL_CP="$BENCH_JAR:$CACHE/tools/lib/slf4j-api-1.7.36.jar:$CACHE/tools/lib/slf4j-nop-1.7.36.jar"
 DJL_JVM=(-Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1)
 
-tool() { "$JAVA" -Xmx"${TOOL_XMX:-512m}" -cp "$TOOL_CP" "dev.flinkai.jobs.bench.$@"; }
+tool() { "$JAVA" -Xmx"${TOOL_XMX:-512m}" -cp "$TOOL_CP" "dev.flinkai.bench.$@"; }
 elapsed() { echo "$((SECONDS - T_START)) s"; }
 step() { log "[$(elapsed)] $*"; }
 
-# --- 0. job jar with the benchmark classes -------------------------------------------------------------------------
+# --- 0. what the run needs: the plot's Python package, the production jar and the bench jar ----------------------------
+if ! /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    step "installing python3-matplotlib for the plot (apt-get; log target/bench/raw/apt.log)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-matplotlib; } >"$RAW/apt.log" 2>&1 \
+      || { tail -n 20 "$RAW/apt.log" >&2; die "apt-get install python3-matplotlib failed"; }
+  else
+    die "the plot needs matplotlib for /usr/bin/python3: install the Debian package python3-matplotlib"
+  fi
+fi
 if [[ "$build" == 1 ]]; then
-  newer="$(find "$REPO_DIR/jobs/src/main" "$REPO_DIR/operators/src/main" "$REPO_DIR/schemas/src/main" -type f \
-    -newer "$JOB_JAR" 2>/dev/null | head -n 1 || true)"
-  if [[ ! -f "$JOB_JAR" || -n "$newer" ]] || ! unzip -l "$JOB_JAR" | grep -q 'dev/flinkai/jobs/bench/ThroughputWatch'; then
-    step "building the job jar (mvn -q -o -B -DskipTests install; log target/bench/raw/build.log)"
-    (cd "$REPO_DIR" && { mvn -q -o -B -DskipTests install || { sleep 5; mvn -q -o -B -DskipTests install; }; }) \
+  newer=""
+  for jar in "$JOB_JAR" "$BENCH_JAR"; do
+    [[ -f "$jar" ]] || { newer="$jar is missing"; break; }
+    newer="$(find "$REPO_DIR/jobs/src/main" "$REPO_DIR/operators/src/main" "$REPO_DIR/schemas/src/main" \
+      "$BENCH_DIR/src/main" -type f -newer "$jar" 2>/dev/null | head -n 1 || true)"
+    [[ -z "$newer" ]] || break
+  done
+  if [[ -n "$newer" ]]; then
+    step "building the job and bench jars (mvn -q -o -B -DskipTests install; log target/bench/raw/build.log)"
+    (cd "$REPO_DIR" && { mvn -q -o -B -DskipTests install || { sleep 5; mvn -q -B -DskipTests install; }; }) \
       >"$RAW/build.log" 2>&1 || { tail -n 30 "$RAW/build.log" >&2; die "build failed"; }
   fi
 fi
@@ -158,7 +175,8 @@ step "topics $TP-* (deleting earlier bench-* topics)"
 tool BenchTopics --bootstrap "$KAFKA_BOOTSTRAP" --delete-prefix bench- \
   --create "$T_EVENTS:4,$T_OUT:4,$T_DL:1,$TP-latency-events:4,$TP-latency_low-events:4,$T_LAT_OUT:4,$T_STATE:4" >"$RAW/topics.log" 2>&1 \
   || { cat "$RAW/topics.log" >&2; die "topic creation failed"; }
-JAR_ID="$(upload_jar)" || die "upload of $JOB_JAR failed"
+JAR_ID="$(upload_jar "$JOB_JAR")" || die "upload of $JOB_JAR failed"
+BENCH_JAR_ID="$(upload_jar "$BENCH_JAR")" || die "upload of $BENCH_JAR failed"
 
 wait_terminal() { # wait_terminal <jid> <timeout s>: prints the final state
   local jid="$1" deadline=$((SECONDS + $2)) st
@@ -200,7 +218,7 @@ fi
 # --- 3. limit_model: DJL alone -------------------------------------------------------------------------------------
 step "limit_model: ModelLimitBench, batch $BENCH_BATCH, ${MODEL_S} s in one thread"
 ENGINE_CACHE_DIR="$CACHE/djl" DJL_CACHE_DIR="$CACHE/djl" OMP_NUM_THREADS=1 \
-  "$JAVA" -Xmx1g "${DJL_JVM[@]}" -cp "$JOB_JAR:$CACHE/cluster/lib/*" dev.flinkai.jobs.bench.ModelLimitBench \
+  "$JAVA" -Xmx1g "${DJL_JVM[@]}" -cp "$BENCH_JAR:$CACHE/cluster/lib/*" dev.flinkai.bench.ModelLimitBench \
   --model "$REPO_DIR/notebooks/model/next_event_mlp.pt" --batch "$BENCH_BATCH" --seconds "$MODEL_S" --also-batch 1 \
   >"$RAW/limit_model.json" 2>"$RAW/limit_model.log" || { tail "$RAW/limit_model.log" >&2; die "ModelLimitBench failed"; }
 log "  $(jq -r '"\(.rows_per_cpu_s) rows per CPU-s at batch \(.batch_size); \(.batch_1.rows_per_cpu_s) at batch 1"' "$RAW/limit_model.json")"
@@ -238,7 +256,8 @@ measure() {
   local watcher=$!
   for _ in $(seq 200); do grep -q READY "$RAW/$name.watch" 2>/dev/null && break; sleep 0.1; done
   grep -q READY "$RAW/$name.watch" || die "ThroughputWatch did not start ($RAW/$name.watch.log)"
-  jid="$(run_jar "$JAR_ID" "$cls" "$par" "" "${args[@]}" 2>>"$RAW/submit.log")" || { kill "$watcher"; die "run of $cls refused ($RAW/submit.log)"; }
+  local jar_id="$JAR_ID"; [[ "$cls" == dev.flinkai.bench.* ]] && jar_id="$BENCH_JAR_ID"
+  jid="$(run_jar "$jar_id" "$cls" "$par" "" "${args[@]}" 2>>"$RAW/submit.log")" || { kill "$watcher"; die "run of $cls refused ($RAW/submit.log)"; }
   echo "$jid" >"$RAW/$name.jobid"
   while kill -0 "$watcher" 2>/dev/null; do
     st="$(job_state "$jid")"
@@ -270,7 +289,7 @@ measure() {
   log "  $(jq -r '"\(.name): \(.events) events in \(.wall_s) s: \(.events_per_s) events/s, TM CPU \(.tm_cpu_s) s = \(.events_per_cpu_s) events per CPU-s (\(.tm_cores_busy) cores busy), fallbacks \(.fallbacks)"' "$RAW/$name.json")"
 }
 
-declare -A CLASS=([limit_kafka]=dev.flinkai.jobs.bench.KafkaPassThroughJob [naive]=dev.flinkai.jobs.bench.NaiveInferenceJob
+declare -A CLASS=([limit_kafka]=dev.flinkai.bench.KafkaPassThroughJob [naive]=dev.flinkai.bench.NaiveInferenceJob
                   [ours]="$JOB_CLASS")
 for pipe in $PIPES; do
   [[ -n "${CLASS[$pipe]:-}" ]] || die "unknown pipeline $pipe (limit_kafka, naive, ours)"
@@ -319,7 +338,7 @@ fi
 if [[ "$skip_state" == 0 ]]; then
   SN_REC="$(jq .records "$RAW/state_topic.json")"
   step "state: StateSizeJob (= ContextInferenceJob + RocksDB native size metrics), parallelism 1, $SN_REC events"
-  measure state_p1 dev.flinkai.jobs.bench.StateSizeJob 1 "$T_STATE" "$SN_REC" "$BENCH_DELIVERY"
+  measure state_p1 dev.flinkai.bench.StateSizeJob 1 "$T_STATE" "$SN_REC" "$BENCH_DELIVERY"
   jid="$(cat "$RAW/state_p1.jobid")"
   done_ms="$(date +%s%3N)"
   # the next periodic checkpoint after the last event flushes the memtables into SST files

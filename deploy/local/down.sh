@@ -39,13 +39,13 @@ done
 PART=flink stop_part jobmanager
 PART=s3 stop_part s3
 PART=kafka stop_part kafka
-rm -f "$RUN"/*.jobid "$RUN/jar.id"
+rm -f "$RUN"/*.jobid "$RUN"/jar-*.id
 
 left="$(pgrep -f -- "-Dflinkai.local.part=.*$RUN/" || true)"
 [[ -z "$left" ]] || log "WARNING: processes of this stack still run: $left (started from another checkout?)"
 
 if [[ "$wipe" == 1 ]]; then
   log "wiping $DATA"
-  rm -rf "$DATA" "$RUN"/uploaded-*
+  rm -rf "$DATA" "$RUN"/uploaded-* "$RUN"/*.ok
 fi
 log "stopped"

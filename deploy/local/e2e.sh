@@ -39,6 +39,18 @@ finish() {
 }
 abort() { failc "$*"; finish; }
 
+# 0. a bad setting is refused by the job's own check before anything starts (only when no stack runs yet)
+if [[ -z "$(pgrep -f -- "-Dflinkai.local.part=.*$RUN/" || true)" ]]; then
+  if DELIVERY=exactly-twice "$LOCAL_DIR/up.sh" >"$LOGS/e2e-bad-setting.log" 2>&1; then
+    failc "up.sh accepted DELIVERY=exactly-twice"
+  elif grep -q "DELIVERY=exactly-twice .* is refused by ContextInferenceJob: Invalid setting --delivery" "$LOGS/e2e-bad-setting.log" \
+      && [[ -z "$(pgrep -f -- "-Dflinkai.local.part=.*$RUN/" || true)" ]]; then
+    pass "DELIVERY=exactly-twice refused before any process started: $(grep -o 'Invalid setting --delivery[^(]*' "$LOGS/e2e-bad-setting.log" | head -n 1)"
+  else
+    failc "DELIVERY=exactly-twice: up.sh failed, but not as expected (log $LOGS/e2e-bad-setting.log)"
+  fi
+fi
+
 # 1. the stack and the jobs
 log "up.sh"
 if "$LOCAL_DIR/up.sh" >"$LOGS/e2e-up.log" 2>&1; then pass "up.sh ($(grep -o 'up in [0-9]* s' "$LOGS/e2e-up.log" || echo done))"
@@ -71,6 +83,9 @@ if [[ -n "$cp" ]]; then
   key="${cp#s3://"$S3_BUCKET_FLINK"/}"
   meta="$(s3_tool ls "$S3_BUCKET_FLINK" "$key/_metadata" 1 2>&1 | tail -n 1)"
   all="$(s3_tool ls "$S3_BUCKET_FLINK" "checkpoints/$JID/" 0 2>&1 | tail -n 1)"
+  failed_cps="$(rest_get "/jobs/$JID/checkpoints" | jq -r '.counts.failed')"
+  [[ "$failed_cps" == 0 ]] && pass "no failed checkpoint (none triggered before the tasks ran)" \
+    || failc "$failed_cps failed checkpoint(s) of job $JID (see $LOGS/jobmanager.log: 'Failed to trigger checkpoint')"
   if [[ "$meta" == "count 1" ]]; then pass "checkpoint $cp completed; _metadata in the bucket (checkpoints/$JID/: ${all#count } objects)"
   else failc "checkpoint $cp completed but s3://$S3_BUCKET_FLINK/$key/_metadata not listed ($meta)"; fi
 else failc "no completed checkpoint within 90 s ($(rest_get "/jobs/$JID/checkpoints" | jq -c .counts))"; fi

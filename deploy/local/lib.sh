@@ -148,18 +148,19 @@ job_fully_running() {
   rest_get "/jobs/$1" | jq -e '.state == "RUNNING" and ([.vertices[].status] | all(. == "RUNNING"))' >/dev/null
 }
 
-# upload_jar: uploads the job jar once per jar build; prints the jar id.
+# upload_jar [jar]: uploads a jar (default: the job jar) once per build of it; prints the jar id.
 upload_jar() {
-  local idf="$RUN/jar.id" id
-  if [[ -f "$idf" && "$idf" -nt "$JOB_JAR" ]]; then
+  local jar="${1:-$JOB_JAR}" idf id
+  idf="$RUN/jar-$(basename "$jar" .jar).id"
+  if [[ -f "$idf" && "$idf" -nt "$jar" ]]; then
     id="$(cat "$idf")"
     if rest_get /jars | jq -e --arg id "$id" '.files[] | select(.id == $id)' >/dev/null 2>&1; then echo "$id"; return 0; fi
   fi
   # drop earlier uploads of the jar (50 MB each in run/data/flink-web-upload)
-  for old in $(rest_get /jars | jq -r --arg n "$(basename "$JOB_JAR")" '.files[] | select(.name == $n) | .id'); do
+  for old in $(rest_get /jars | jq -r --arg n "$(basename "$jar")" '.files[] | select(.name == $n) | .id'); do
     rest -X DELETE "$FLINK_URL/jars/$old" >/dev/null || true
   done
-  id="$(rest -X POST -H 'Expect:' -F "jarfile=@$JOB_JAR" "$FLINK_URL/jars/upload" | jq -r '.filename // empty' | xargs -r basename)"
+  id="$(rest -X POST -H 'Expect:' -F "jarfile=@$jar" "$FLINK_URL/jars/upload" | jq -r '.filename // empty' | xargs -r basename)"
   [[ -n "$id" ]] || return 1
   echo "$id" >"$idf"
   echo "$id"
@@ -190,9 +191,33 @@ main_job_args() {
     --topic.predictions "$TOPIC_PREDICTIONS" --topic.dead-letters "$TOPIC_DEAD_LETTERS" --delivery "$DELIVERY" \
     --checkpoint.interval "$CHECKPOINT_INTERVAL" --model.uri "$MODEL_URI" --s3.endpoint "$S3_ENDPOINT" \
     --s3.access-key "$S3_ACCESS_KEY" --s3.secret-key "$S3_SECRET_KEY"
+  # shellcheck disable=SC2086 # JOB_ARGS is a list of words: --key value ...
+  [[ -z "${JOB_ARGS:-}" ]] || printf '%s\n' $JOB_ARGS
 }
 generator_args() {
   printf '%s\n' --kafka.bootstrap-servers "$KAFKA_BOOTSTRAP" --topic.events "$TOPIC_EVENTS" --rate "$EVENT_RATE" --users "$EVENT_USERS"
+}
+
+# The stack.env variable behind each job argument, so that a refused value is reported as what the user set.
+declare -A ARG_VARIABLE=([kafka.bootstrap-servers]=KAFKA_PORT [topic.events]=TOPIC_EVENTS
+  [topic.predictions]=TOPIC_PREDICTIONS [topic.dead-letters]=TOPIC_DEAD_LETTERS [delivery]=DELIVERY
+  [checkpoint.interval]=CHECKPOINT_INTERVAL [model.uri]=MODEL_PREFIX [s3.endpoint]=S3_PORT
+  [s3.access-key]=S3_ACCESS_KEY [s3.secret-key]=S3_SECRET_KEY [rate]=EVENT_RATE [users]=EVENT_USERS)
+
+# check_settings <job class> <args...>: the job's own check of its arguments (dev.flinkai.jobs.CheckSettings), run
+# here before anything starts. On a refusal prints what to change, named as the variable that was set, and fails.
+check_settings() {
+  local job="$1" out key var; shift
+  out="$("$JAVA" -Xmx128m -Dlog4j2.level=ERROR -cp "$JOB_JAR:$CACHE/cluster/lib/*" dev.flinkai.jobs.CheckSettings \
+    "${job##*.}" "$@" 2>&1)" && return 0
+  key="$(grep -o -- '--[a-z0-9.-]*' <<<"$out" | head -n 1)"
+  var="${ARG_VARIABLE[${key#--}]:-}"
+  if [[ -n "$var" ]]; then
+    echo "$var=${!var} (deploy/local/stack.env or the environment) is refused by ${job##*.}: $out"
+  else
+    echo "JOB_ARGS='${JOB_ARGS:-}' is refused by ${job##*.}: $out"
+  fi
+  return 1
 }
 
 # stop_with_savepoint <job id> [timeout s]: prints the savepoint path

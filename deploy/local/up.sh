@@ -240,11 +240,32 @@ if ! command -v minio >/dev/null; then
   fetch_one s3proxy org.gaul:s3proxy:4.1.0:jar:jar-with-dependencies "$CACHE/s3proxy" &
 fi
 for p in $(jobs -p); do wait "$p" || exit 1; done
+if [[ ! -f "$CACHE/djl/.complete" ]]; then
+  PART=fetch log "unpacking DJL's PyTorch library into deploy/local/.cache/djl (once)"
+  mkdir -p "$CACHE/djl"
+  DJL_CACHE_DIR="$CACHE/djl" ENGINE_CACHE_DIR="$CACHE/djl" "$JAVA" -Xmx256m "${TM_DJL_OPTS[@]}" -Dlog4j2.level=ERROR \
+    -cp "$CACHE/cluster/lib/*" "$TOOLS/DjlEngine.java" >"$LOGS/fetch-djl.log" 2>&1 \
+    || fail fetch-djl "$LOGS/fetch-djl.log" "DJL could not load its PyTorch engine"
+  touch "$CACHE/djl/.complete"
+fi
 
 if [[ ! -f "$JOB_JAR" && "${SUBMIT_JOBS:-1}" == 1 ]]; then
   PART=build log "job jar missing: mvn -q -B -DskipTests install (log: run/logs/build.log)"
   (cd "$REPO_DIR" && mvn -q -B -DskipTests install) >"$LOGS/build.log" 2>&1 \
     || fail "build" "$LOGS/build.log" "mvn install of the job jar failed"
+fi
+
+# The jobs' settings are checked by the jobs' own code before anything starts, unless both jobs already run.
+if [[ "${SUBMIT_JOBS:-1}" == 1 ]] && ! { port_open "$FLINK_REST_HOST" "$FLINK_REST_PORT" \
+    && [[ -n "$(job_id_by_name "$JOB_NAME")" ]] && { [[ "$START_GENERATOR" != 1 ]] || [[ -n "$(job_id_by_name "$GENERATOR_NAME")" ]]; }; }; then
+  PART=settings
+  mapfile -t MAIN_ARGS < <(main_job_args)
+  why="$(check_settings "$JOB_CLASS" "${MAIN_ARGS[@]}")" || die "$why"
+  if [[ "$START_GENERATOR" == 1 ]]; then
+    mapfile -t GEN_ARGS < <(generator_args)
+    why="$(check_settings "$GENERATOR_CLASS" "${GEN_ARGS[@]}")" || die "$why"
+  fi
+  log "job settings accepted"
 fi
 
 start_kafka
@@ -262,6 +283,8 @@ PART=taskmanager-1 wait_until taskmanager-1 "$LOGS/taskmanager-1.log" 90 \
 PART=stack log "kafka, s3, jobmanager, taskmanager up ($((SECONDS - T0)) s)"
 
 # --- 6. topics, buckets, model -------------------------------------------------------------------------------------
+# Topics, buckets and the model are checked once per start of the broker and the S3 store (stamps in run/), so a
+# second up.sh on a running stack does not pay for the JVMs these checks take.
 PART=topics
 topics_ready() { # creates the missing topics (one JVM to list, one per missing topic)
   local have t spec
@@ -272,23 +295,30 @@ topics_ready() { # creates the missing topics (one JVM to list, one per missing 
     topics --create --if-not-exists --topic "$t" --partitions "${spec##*:}" --replication-factor 1 >>"$LOGS/topics.log" 2>&1 || return 1
   done
 }
-wait_until kafka "$LOGS/topics.log" 60 topics_ready
+topics_stamp="kafka $(pid_of kafka) $TOPIC_EVENTS $TOPIC_PREDICTIONS $TOPIC_DEAD_LETTERS"
+if [[ "$(cat "$RUN/topics.ok" 2>/dev/null)" != "$topics_stamp" ]]; then
+  wait_until kafka "$LOGS/topics.log" 60 topics_ready
+  echo "$topics_stamp" >"$RUN/topics.ok"
+fi
 log "topics $TOPIC_EVENTS ($TOPIC_EVENTS_PARTITIONS partitions), $TOPIC_PREDICTIONS, $TOPIC_DEAD_LETTERS present"
 
 PART=s3-init
-# creating the buckets doubles as the readiness check of the S3 API
-wait_until s3 "$LOGS/s3-init.log" 60 bash -c "source '$LOCAL_DIR/lib.sh' && s3_tool mb '$S3_BUCKET_FLINK' '$S3_BUCKET_MODELS' >>'$LOGS/s3-init.log' 2>&1"
 MODEL_DIR="${MODEL_DIR:-$REPO_DIR/notebooks/model}"
-listed="$(s3_tool ls "$S3_BUCKET_MODELS" "$MODEL_PREFIX" 100 2>>"$LOGS/s3-init.log")" || fail s3-init "$LOGS/s3-init.log" "listing s3://$S3_BUCKET_MODELS failed"
-for f in next_event_mlp.pt next_event_mlp.json; do
-  [[ -f "$MODEL_DIR/$f" ]] || fail s3-init "$LOGS/s3-init.log" "model file $MODEL_DIR/$f is missing (train it with the notebook first)"
-  stamp="$RUN/uploaded-$f"
-  if [[ ! -f "$stamp" || "$MODEL_DIR/$f" -nt "$stamp" ]] || ! grep -q "^$MODEL_PREFIX$f " <<<"$listed"; then
-    s3_tool put "$S3_BUCKET_MODELS" "$MODEL_PREFIX$f" "$MODEL_DIR/$f" >>"$LOGS/s3-init.log" 2>&1 \
-      || fail s3-init "$LOGS/s3-init.log" "upload of $f failed"
-    touch "$stamp"
-  fi
-done
+s3_stamp="s3 $(pid_of s3) $S3_BUCKET_FLINK $S3_BUCKET_MODELS $MODEL_PREFIX $(cksum "$MODEL_DIR"/next_event_mlp.pt "$MODEL_DIR"/next_event_mlp.json 2>/dev/null | tr '\n' ' ')"
+if [[ "$(cat "$RUN/s3.ok" 2>/dev/null)" != "$s3_stamp" ]]; then
+  # creating the buckets doubles as the readiness check of the S3 API
+  wait_until s3 "$LOGS/s3-init.log" 60 bash -c "source '$LOCAL_DIR/lib.sh' && s3_tool mb '$S3_BUCKET_FLINK' '$S3_BUCKET_MODELS' >>'$LOGS/s3-init.log' 2>&1"
+  listed="$(s3_tool ls "$S3_BUCKET_MODELS" "$MODEL_PREFIX" 100 2>>"$LOGS/s3-init.log")" || fail s3-init "$LOGS/s3-init.log" "listing s3://$S3_BUCKET_MODELS failed"
+  for f in next_event_mlp.pt next_event_mlp.json; do
+    [[ -f "$MODEL_DIR/$f" ]] || fail s3-init "$LOGS/s3-init.log" "model file $MODEL_DIR/$f is missing (train it with the notebook first)"
+    if ! grep -q "^$MODEL_PREFIX$f " <<<"$listed" || ! cmp -s "$MODEL_DIR/$f" "$RUN/uploaded-$f"; then
+      s3_tool put "$S3_BUCKET_MODELS" "$MODEL_PREFIX$f" "$MODEL_DIR/$f" >>"$LOGS/s3-init.log" 2>&1 \
+        || fail s3-init "$LOGS/s3-init.log" "upload of $f failed"
+      cp "$MODEL_DIR/$f" "$RUN/uploaded-$f"
+    fi
+  done
+  echo "$s3_stamp" >"$RUN/s3.ok"
+fi
 log "buckets $S3_BUCKET_FLINK, $S3_BUCKET_MODELS; model at s3://$S3_BUCKET_MODELS/$MODEL_PREFIX"
 
 if [[ "${SUBMIT_JOBS:-1}" != 1 ]]; then
@@ -307,17 +337,15 @@ submit() { # submit <job name> <entry class> <parallelism> <savepoint or ""> <ar
     || fail "$name" "$LOGS/submit.log" "REST run of $cls refused: $(grep '^run of' "$LOGS/submit.log" | tail -n 1)"
   echo "$jid" >"$RUN/$name.jobid"
   log "$name submitted: $jid${sp:+ (from savepoint $sp)}"
+  SUBMITTED+=("$name")
 }
+SUBMITTED=()
 SAVEPOINT_FILE="$DATA/$JOB_NAME.savepoint"   # written by down.sh (stop-with-savepoint), resumed once here
 resume_from=""
 if [[ -z "$(job_id_by_name "$JOB_NAME")" && -s "$SAVEPOINT_FILE" ]]; then resume_from="$(cat "$SAVEPOINT_FILE")"; fi
 mapfile -t MAIN_ARGS < <(main_job_args)
 submit "$JOB_NAME" "$JOB_CLASS" "$JOB_PARALLELISM" "$resume_from" "${MAIN_ARGS[@]}"
 [[ -n "$resume_from" ]] && mv "$SAVEPOINT_FILE" "$SAVEPOINT_FILE.resumed"
-if [[ "$START_GENERATOR" == 1 ]]; then
-  mapfile -t GEN_ARGS < <(generator_args)
-  submit "$GENERATOR_NAME" "$GENERATOR_CLASS" 1 "" "${GEN_ARGS[@]}"
-fi
 
 MAIN_JID="$(cat "$RUN/$JOB_NAME.jobid")"
 PART=$JOB_NAME
@@ -334,15 +362,23 @@ until job_ok 2>>"$LOGS/submit.log"; do
   sleep 1
 done
 log "RUNNING ($MAIN_JID)"
-predictions_tool tail 20 120 >"$LOGS/predictions-check.log" 2>&1 \
-  || fail predictions "$LOGS/predictions-check.log" "no predictions on '$TOPIC_PREDICTIONS' within 120 s (job log: $LOGS/taskmanager-1.log)"
-log "predictions arrive: $(head -n 1 "$LOGS/predictions-check.log")"
+# The generator only after the main job runs: deploying both at once slows the main job's start on two cores.
+if [[ "$START_GENERATOR" == 1 ]]; then
+  mapfile -t GEN_ARGS < <(generator_args)
+  PART=jobs submit "$GENERATOR_NAME" "$GENERATOR_CLASS" 1 "" "${GEN_ARGS[@]}"
+fi
+if ((${#SUBMITTED[@]})); then # a job was (re)submitted: wait for its first predictions
+  predictions_tool tail 20 120 >"$LOGS/predictions-check.log" 2>&1 \
+    || fail predictions "$LOGS/predictions-check.log" "no predictions on '$TOPIC_PREDICTIONS' within 120 s (job log: $LOGS/taskmanager-1.log)"
+  log "predictions arrive: $(head -n 1 "$LOGS/predictions-check.log")"
+fi
 
 cat <<EOF
 
 Local stack up in $((SECONDS - T0)) s.
   Flink web UI:   $FLINK_URL   (job $MAIN_JID)
-  Prometheus:     curl -s http://127.0.0.1:9250/metrics | grep inference   (JobManager on 9249, TaskManagers from 9250)
+  Metrics:        curl -s http://127.0.0.1:9250/metrics | grep '^flink_taskmanager_job_task_operator_inference_'
+                  (Prometheus format; JobManager on 9249, TaskManagers from 9250)
   S3:             $S3_ENDPOINT  (access key $S3_ACCESS_KEY, secret in deploy/local/stack.env)
   Logs:           $LOGS
   Watch predictions (Avro, so values print as bytes; or: deploy/local/watch-predictions.sh):
