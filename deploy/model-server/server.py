@@ -1,0 +1,406 @@
+#!/usr/bin/python3
+"""An Open Inference Protocol (KServe v2 REST) model server for the project's TorchScript classifier.
+
+One model, one process, one event loop: requests are parsed and the model is run on the event loop itself (a small
+MLP takes well under a millisecond), so the server uses one core at most. Run it with Debian's Python, which has
+torch, FastAPI and uvicorn:
+
+    /usr/bin/python3 deploy/model-server/server.py --model notebooks/model/next_event_mlp.pt
+
+See README.md beside this file for the endpoints and the fault-injection admin endpoints.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import sys
+import zlib
+
+try:  # orjson parses faster; Debian 12 has no package of it, so this is usually the stdlib json
+    import orjson
+
+    _loads = orjson.loads
+except ImportError:  # pragma: no cover - depends on the machine
+    _loads = json.loads
+
+SERVER_NAME = "flinkai-model-server"
+SERVER_VERSION = "1.0.0"
+INPUT_NAME = "features"
+OUTPUT_NAME = "probabilities"
+PLATFORM = "pytorch_torchscript"
+MAX_BODY_BYTES = 64 * 1024 * 1024  # request bodies, before and after gzip
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 1  # responses of a few KB: level 1 costs far less CPU than the default 9 and compresses floats nearly as well
+KEEP_ALIVE_S = 330  # longer than OkHttp's 5-minute pool, so clients close idle connections before the server does
+
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=True).encode
+
+
+class BadRequest(Exception):
+    """A request the server refuses, with the HTTP status and the message of its {"error": ...} body."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Model:
+    """The TorchScript model and what its metadata says of it."""
+
+    def __init__(self, model_path, metadata_path, name=None):
+        import torch
+
+        with open(metadata_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        self.torch = torch
+        self.name = name or meta["name"]
+        self.version = str(meta["version"])
+        self.labels = [str(label) for label in meta["labels"]]
+        self.feature_count = int(meta["featureCount"])
+        self.class_priors = [float(p) for p in meta.get("classPriors", [])]
+        self.module = torch.jit.load(model_path, map_location="cpu")
+        self.module.eval()
+        # A few calls let TorchScript's profiling executor settle before the first real request.
+        for rows in (1, 8, 64, 1, 8, 64):
+            out = self.predict(torch.zeros(rows, self.feature_count))
+            if tuple(out.shape) != (rows, len(self.labels)):
+                raise SystemExit(f"model {model_path} returns {list(out.shape)} for [{rows}, {self.feature_count}] "
+                                 f"rows, the metadata names {len(self.labels)} labels")
+        self.metadata_body = _dumps({
+            "name": self.name,
+            "versions": [self.version],
+            "platform": PLATFORM,
+            "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, self.feature_count]}],
+            "outputs": [{"name": OUTPUT_NAME, "datatype": "FP32", "shape": [-1, len(self.labels)]}],
+            "parameters": {"labels": self.labels, "class_priors": self.class_priors, "version": self.version},
+        }).encode()
+        self.ready_body = _dumps({"name": self.name, "ready": True}).encode()
+        self.answer_head = ('{"model_name":' + _dumps(self.name) + ',"model_version":' + _dumps(self.version)).encode()
+        self.output_head = ('"outputs":[{"name":"' + OUTPUT_NAME + '","datatype":"FP32","shape":[').encode()
+
+    def predict(self, x):
+        with self.torch.inference_mode():
+            return self.module(x)
+
+    def tensor(self, request):
+        """The [n, features] float32 tensor of an infer request (a parsed JSON object), or BadRequest."""
+        if not isinstance(request, dict):
+            raise BadRequest("the request body is not a JSON object")
+        inputs = request.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise BadRequest("the request has no 'inputs'")
+        if len(inputs) != 1:
+            raise BadRequest(f"the request has {len(inputs)} inputs; the model takes one, '{INPUT_NAME}'")
+        tensor = inputs[0]
+        if not isinstance(tensor, dict):
+            raise BadRequest("inputs[0] is not an object")
+        name = tensor.get("name")
+        if name != INPUT_NAME:
+            raise BadRequest(f"unknown input {_dumps(name)}; the model takes '{INPUT_NAME}'")
+        datatype = tensor.get("datatype")
+        if datatype != "FP32":
+            raise BadRequest(f"input '{INPUT_NAME}' has datatype {_dumps(datatype)}, expected FP32")
+        shape = tensor.get("shape")
+        f = self.feature_count
+        if (not isinstance(shape, list) or len(shape) != 2
+                or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+                or shape[0] < 0 or shape[1] != f):
+            raise BadRequest(f"input '{INPUT_NAME}' has shape {_dumps(shape)}, expected [n, {f}]")
+        n = shape[0]
+        data = tensor.get("data")
+        if not isinstance(data, list):
+            raise BadRequest(f"input '{INPUT_NAME}' has no 'data' array")
+        check_numbers(data)
+        torch = self.torch
+        try:
+            x = torch.tensor(data, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+            raise BadRequest(f"input '{INPUT_NAME}' data is not an array of numbers: {e}") from None
+        if x.numel() != n * f:
+            raise BadRequest(f"input '{INPUT_NAME}' has {x.numel()} values, its shape [{n}, {f}] needs {n * f}")
+        if x.dim() != 1 and tuple(x.shape) != (n, f):
+            raise BadRequest(f"input '{INPUT_NAME}' data is nested as {list(x.shape)}, "
+                             f"expected a flat array or [{n}, {f}]")
+        if n and not bool(torch.isfinite(x).all()):
+            raise BadRequest(f"input '{INPUT_NAME}' has values that are not finite FP32 numbers")
+        outputs = request.get("outputs")
+        if outputs is not None:
+            if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+                raise BadRequest("'outputs' is not an array of objects")
+            for o in outputs:
+                if o.get("name") != OUTPUT_NAME:
+                    raise BadRequest(f"unknown output {_dumps(o.get('name'))}; the model returns '{OUTPUT_NAME}'")
+        return x.reshape(n, f)
+
+    def answer(self, request_id, y):
+        """The infer response body for the [n, classes] output y."""
+        n, c = y.shape
+        parts = [self.answer_head]
+        if request_id is not None:
+            parts.append(b',"id":' + _dumps(request_id).encode())
+        parts.append(b",")
+        parts.append(self.output_head)
+        parts.append(b"%d,%d]," % (n, c))
+        parts.append(b'"data":' + _dumps(y.flatten().tolist()).encode())
+        parts.append(b"}]}")
+        return b"".join(parts)
+
+
+_NUMBERS = {float, int}
+
+
+def check_numbers(data):
+    """BadRequest unless data is a list of numbers or a list of lists of numbers (JSON true/false are not numbers)."""
+    types = set(map(type, data))
+    if types <= _NUMBERS:
+        return
+    if types == {list}:
+        for row in data:
+            row_types = set(map(type, row))
+            if not row_types <= _NUMBERS:
+                break
+        else:
+            return
+        types = row_types
+    bad = sorted(t.__name__ for t in types - _NUMBERS)
+    names = {"str": "strings", "NoneType": "nulls", "bool": "booleans", "dict": "objects", "list": "nested arrays"}
+    raise BadRequest(f"input '{INPUT_NAME}' data has {', '.join(names.get(b, b) for b in bad)}, "
+                     f"not only numbers")
+
+
+class State:
+    def __init__(self, model, delay_ms):
+        self.model = model
+        self.delay_ms = delay_ms
+        self.fail_status = 503
+        self.fail_count = 0
+        self.ready = model is not None
+
+
+def create_app(state):
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.middleware.gzip import GZipMiddleware
+    from starlette.responses import Response
+
+    def json_response(body, status=200):
+        if not isinstance(body, bytes):
+            body = _dumps(body).encode()
+        return Response(content=body, status_code=status, media_type="application/json")
+
+    def error(message, status):
+        return json_response({"error": message}, status)
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
+
+    async def http_error(request, exc):
+        return error(str(exc.detail), exc.status_code)
+
+    async def validation_error(request, exc):
+        return error(str(exc), 400)
+
+    async def bad_request(request, exc):
+        return error(exc.message, exc.status)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(BadRequest, bad_request)
+
+    def model_for(name, version=None):
+        model = state.model
+        if model is None or name != model.name:
+            raise BadRequest(f"unknown model '{name}'", 404)
+        if version is not None and version != model.version:
+            raise BadRequest(f"unknown version '{version}' of model '{name}' (it has {model.version})", 404)
+        return model
+
+    # --- server --------------------------------------------------------------------------------------------------
+
+    @app.get("/v2")
+    async def server_metadata():
+        return json_response({"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": []})
+
+    @app.get("/v2/health/live")
+    async def live():
+        return json_response({"live": True})
+
+    @app.get("/v2/health/ready")
+    async def ready():
+        if not state.ready:
+            return json_response({"ready": False, "error": "the model is not loaded"}, 503)
+        return json_response({"ready": True})
+
+    # --- model ---------------------------------------------------------------------------------------------------
+
+    def model_ready(name, version):
+        model = model_for(name, version)
+        if not state.ready:
+            return json_response({"name": model.name, "ready": False, "error": "the model is not ready"}, 503)
+        return json_response(model.ready_body)
+
+    @app.get("/v2/models/{name}")
+    async def model_metadata(name: str):
+        return json_response(model_for(name).metadata_body)
+
+    @app.get("/v2/models/{name}/versions/{version}")
+    async def model_version_metadata(name: str, version: str):
+        return json_response(model_for(name, version).metadata_body)
+
+    @app.get("/v2/models/{name}/ready")
+    async def ready_model(name: str):
+        return model_ready(name, None)
+
+    @app.get("/v2/models/{name}/versions/{version}/ready")
+    async def ready_model_version(name: str, version: str):
+        return model_ready(name, version)
+
+    async def infer(request, name, version):
+        model = model_for(name, version)
+        if not state.ready:
+            return error("the model is not ready", 503)
+        if state.fail_count > 0:
+            state.fail_count -= 1
+            return error(f"injected failure ({state.fail_count} more to come)", state.fail_status)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return error(f"the request body is larger than {MAX_BODY_BYTES} bytes", 413)
+        body = await request.body()
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            body = gunzip(body)
+        elif encoding not in ("identity", ""):
+            return error(f"unsupported Content-Encoding '{encoding}' (gzip and identity are)", 415)
+        try:
+            parsed = _loads(body)
+        except ValueError as e:  # json.JSONDecodeError, UnicodeDecodeError and orjson.JSONDecodeError are ValueErrors
+            return error(f"the request body is not JSON: {e}", 400)
+        x = model.tensor(parsed)
+        request_id = parsed.get("id")
+        if request_id is not None and not isinstance(request_id, str):
+            return error("'id' is not a string", 400)
+        delay = state.delay_ms
+        if delay > 0:
+            await asyncio.sleep(delay / 1000.0)
+        y = model.predict(x)
+        return json_response(model.answer(request_id, y))
+
+    @app.post("/v2/models/{name}/infer")
+    async def infer_model(name: str, request: Request):
+        return await infer(request, name, None)
+
+    @app.post("/v2/models/{name}/versions/{version}/infer")
+    async def infer_model_version(name: str, version: str, request: Request):
+        return await infer(request, name, version)
+
+    # --- fault injection -----------------------------------------------------------------------------------------
+
+    def query_number(request, key, default, kind, low, high):
+        raw = request.query_params.get(key)
+        if raw is None:
+            if default is None:
+                raise BadRequest(f"query parameter '{key}' is missing")
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise BadRequest(f"query parameter '{key}' is not a number: '{raw}'") from None
+        if not (low <= value <= high) or (isinstance(value, float) and math.isnan(value)):
+            raise BadRequest(f"query parameter '{key}' must be between {low} and {high}, not {raw}")
+        return value
+
+    @app.post("/admin/delay")
+    async def admin_delay(request: Request):
+        ms = query_number(request, "ms", None, float, 0, 3_600_000)
+        state.delay_ms = int(ms) if ms == int(ms) else ms
+        return json_response({"delay_ms": state.delay_ms})
+
+    @app.post("/admin/fail")
+    async def admin_fail(request: Request):
+        status = query_number(request, "status", 503, int, 400, 599)
+        count = query_number(request, "count", 1, int, 0, 1_000_000_000)
+        state.fail_status, state.fail_count = status, count
+        return json_response({"status": status, "count": count})
+
+    @app.post("/admin/ready")
+    async def admin_ready(request: Request):
+        raw = request.query_params.get("ready", "true").lower()
+        if raw not in ("true", "false"):
+            raise BadRequest(f"query parameter 'ready' must be true or false, not '{raw}'")
+        state.ready = raw == "true" and state.model is not None
+        return json_response({"ready": state.ready})
+
+    return app
+
+
+def gunzip(body):
+    """The decompressed body of a gzip request, at most MAX_BODY_BYTES, or BadRequest."""
+    try:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out = d.decompress(body, MAX_BODY_BYTES)
+        if d.unconsumed_tail:
+            raise BadRequest(f"the decompressed request body is larger than {MAX_BODY_BYTES} bytes", 413)
+        out += d.flush()
+        if not d.eof:
+            raise BadRequest("the gzip request body is truncated")
+        return out
+    except zlib.error as e:
+        raise BadRequest(f"the request body is not valid gzip: {e}") from None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Open Inference Protocol (KServe v2 REST) server for a TorchScript model")
+    p.add_argument("--model", required=True, help="the TorchScript file (.pt)")
+    p.add_argument("--metadata", help="the model's metadata JSON (default: the .json beside the .pt)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    p.add_argument("--delay-ms", type=float, default=0.0, help="sleep this long in every infer request")
+    p.add_argument("--name", help="the model's name in URLs (default: the metadata's name)")
+    p.add_argument("--label", help="ignored: lets the scripts that start the server recognise its process")
+    args = p.parse_args(argv)
+    if args.delay_ms < 0:
+        p.error("--delay-ms must not be negative")
+    metadata = args.metadata or os.path.splitext(args.model)[0] + ".json"
+    for path, what in ((args.model, "model"), (metadata, "metadata")):
+        if not os.path.isfile(path):
+            p.error(f"the {what} file {path} does not exist")
+
+    import torch
+
+    # A 2-core machine: one thread for the model, no inter-op pool (set before any parallel work).
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    import uvicorn
+
+    model = Model(args.model, metadata, args.name)
+    delay = int(args.delay_ms) if args.delay_ms == int(args.delay_ms) else args.delay_ms
+    state = State(model, delay)
+    app = create_app(state)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets)
+            if self.started and not self.should_exit:
+                host, port = args.host, args.port
+                try:
+                    port = self.servers[0].sockets[0].getsockname()[1]
+                except (AttributeError, IndexError, TypeError):
+                    pass
+                shown = f"[{host}]" if ":" in host else host
+                print(f"model-server ready on http://{shown}:{port}/v2/models/{model.name}", flush=True)
+
+    # What uvicorn.run(app, ...) does, with a hook that says when the socket is listening.
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                            timeout_keep_alive=KEEP_ALIVE_S)
+    server = Server(config=config)
+    server.run()
+    if not server.started:
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

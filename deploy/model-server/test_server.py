@@ -1,0 +1,409 @@
+#!/usr/bin/python3
+"""Self-test of server.py: starts it on a free port with the committed model and checks it over HTTP.
+
+    /usr/bin/python3 deploy/model-server/test_server.py
+
+Only the standard library and torch (for the reference answers). Exits 0 when every check passes.
+"""
+
+import gzip
+import json
+import os
+import queue
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODEL = os.path.join(ROOT, "notebooks", "model", "next_event_mlp.pt")
+METADATA = os.path.join(ROOT, "notebooks", "model", "next_event_mlp.json")
+PYTHON = "/usr/bin/python3"
+READY_TIMEOUT_S = 120
+
+with open(METADATA, encoding="utf-8") as f:
+    META = json.load(f)
+NAME = META["name"]
+VERSION = META["version"]
+F = META["featureCount"]
+C = len(META["labels"])
+
+
+def _die_with_parent():
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Answer:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.body = gzip.decompress(raw) if headers.get("Content-Encoding") == "gzip" else raw
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def call(base, method, path, body=None, headers=None, timeout=30):
+    """One HTTP call; error statuses are answers too, not exceptions."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=body, method=method, headers=dict(headers or {}))
+    if body is not None and "Content-Type" not in req.headers:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return Answer(r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return Answer(e.code, e.headers, e.read())
+
+
+def infer_request(rows, request_id=None, nested=False):
+    flat = [v for row in rows for v in row]
+    body = {"inputs": [{"name": "features", "shape": [len(rows), len(rows[0]) if rows else F], "datatype": "FP32",
+                        "data": [list(r) for r in rows] if nested else flat}],
+            "outputs": [{"name": "probabilities"}]}
+    if request_id is not None:
+        body["id"] = request_id
+    return body
+
+
+class ServerProcess:
+    def __init__(self):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.lines = []
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [PYTHON, os.path.join(HERE, "server.py"), "--model", MODEL, "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        ready = queue.Queue()
+
+        def read():
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                if "model-server ready on " in line:
+                    ready.put(line.strip())
+            ready.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        t0 = time.monotonic()
+        try:
+            line = ready.get(timeout=READY_TIMEOUT_S)
+        except queue.Empty:
+            line = None
+        if line is None:
+            raise RuntimeError("the server did not say it is ready; its output:\n" + "\n".join(self.lines))
+        expected = f"model-server ready on {self.base}/v2/models/{NAME}"
+        assert line == expected, f"ready line {line!r}, expected {expected!r}"
+        return time.monotonic() - t0
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def main():
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    reference_model = torch.jit.load(MODEL, map_location="cpu").eval()
+
+    def reference(rows):
+        with torch.inference_mode():
+            return reference_model(torch.tensor(rows, dtype=torch.float32)).tolist()
+
+    server = ServerProcess()
+    results = []
+    timing = {}
+    try:
+        startup_s = server.start()
+        base = server.base
+        model_path = f"/v2/models/{NAME}"
+        version_path = f"{model_path}/versions/{VERSION}"
+        rows3 = [[0.0] * F, [1.0] * F, [i / F for i in range(F)]]
+
+        def assert_error(a, status, what):
+            assert a.status == status, f"{what}: HTTP {a.status} {a.body[:300]!r}, expected {status}"
+            body = a.json()
+            assert isinstance(body.get("error"), str) and body["error"], f"{what}: no error message in {body}"
+            return body["error"]
+
+        def assert_answer(a, rows, request_id=None):
+            assert a.status == 200, f"HTTP {a.status}: {a.body[:300]!r}"
+            assert a.headers.get("Content-Type", "").startswith("application/json"), a.headers.get("Content-Type")
+            body = a.json()
+            assert body["model_name"] == NAME, body
+            assert body["model_version"] == VERSION, body
+            if request_id is None:
+                assert "id" not in body, body
+            else:
+                assert body["id"] == request_id, body
+            assert len(body["outputs"]) == 1, body
+            out = body["outputs"][0]
+            assert out["name"] == "probabilities" and out["datatype"] == "FP32", out
+            assert out["shape"] == [len(rows), C], out["shape"]
+            data = out["data"]
+            assert len(data) == len(rows) * C, len(data)
+            want = reference(rows)
+            for r in range(len(rows)):
+                got = data[r * C:(r + 1) * C]
+                assert abs(sum(got) - 1.0) < 1e-4, f"row {r} sums to {sum(got)}"
+                for c in range(C):
+                    assert abs(got[c] - want[r][c]) <= 1e-5, f"row {r} class {c}: {got[c]} vs reference {want[r][c]}"
+            return data
+
+        def check_health():
+            assert call(base, "GET", "/v2/health/live").status == 200
+            a = call(base, "GET", "/v2/health/ready")
+            assert a.status == 200 and a.json().get("ready") is True, (a.status, a.body)
+            s = call(base, "GET", "/v2").json()
+            assert isinstance(s["name"], str) and isinstance(s["version"], str) and s["extensions"] == [], s
+            for path in (f"{model_path}/ready", f"{version_path}/ready"):
+                a = call(base, "GET", path)
+                assert a.status == 200 and a.json()["ready"] is True, (path, a.status, a.body)
+
+        def check_metadata():
+            for path in (model_path, version_path):
+                a = call(base, "GET", path)
+                assert a.status == 200, (path, a.status, a.body)
+                m = a.json()
+                assert m["name"] == NAME and m["versions"] == [VERSION], m
+                assert m["platform"] == "pytorch_torchscript", m
+                assert m["inputs"] == [{"name": "features", "datatype": "FP32", "shape": [-1, F]}], m["inputs"]
+                assert m["outputs"] == [{"name": "probabilities", "datatype": "FP32", "shape": [-1, C]}], m["outputs"]
+                p = m["parameters"]
+                assert p["labels"] == META["labels"], p
+                assert p["class_priors"] == META["classPriors"], p
+                assert p["version"] == VERSION, p
+
+        def check_infer():
+            assert_answer(call(base, "POST", f"{model_path}/infer", infer_request(rows3)), rows3)
+            assert_answer(call(base, "POST", f"{version_path}/infer", infer_request(rows3, "req-1")), rows3, "req-1")
+            # nested data, no "outputs", one row
+            assert_answer(call(base, "POST", f"{model_path}/infer", infer_request(rows3, nested=True)), rows3)
+            one = {"inputs": [{"name": "features", "shape": [1, F], "datatype": "FP32", "data": rows3[2]}]}
+            assert_answer(call(base, "POST", f"{model_path}/infer", one), rows3[2:])
+            empty = {"inputs": [{"name": "features", "shape": [0, F], "datatype": "FP32", "data": []}]}
+            a = call(base, "POST", f"{model_path}/infer", empty)
+            assert a.status == 200 and a.json()["outputs"][0]["shape"] == [0, C], (a.status, a.body)
+
+        def check_gzip():
+            body = gzip.compress(json.dumps(infer_request(rows3, "gz")).encode())
+            a = call(base, "POST", f"{model_path}/infer", body, {"Content-Encoding": "gzip"})
+            assert a.headers.get("Content-Encoding") is None, "a small answer should not be gzipped"
+            assert_answer(a, rows3, "gz")
+            rows64 = [[((r * 7 + i * 13) % 17) / 8.0 - 1.0 for i in range(F)] for r in range(64)]
+            body = gzip.compress(json.dumps(infer_request(rows64)).encode())
+            a = call(base, "POST", f"{model_path}/infer", body,
+                     {"Content-Encoding": "gzip", "Accept-Encoding": "gzip"})
+            assert a.headers.get("Content-Encoding") == "gzip", dict(a.headers)
+            assert len(a.raw) < len(a.body), (len(a.raw), len(a.body))
+            assert_answer(a, rows64)
+            a = call(base, "POST", f"{model_path}/infer", b"\x1f\x8b\x08 not gzip", {"Content-Encoding": "gzip"})
+            assert_error(a, 400, "a broken gzip body")
+
+        def check_not_found():
+            assert_error(call(base, "GET", "/v2/models/no-such-model"), 404, "metadata of an unknown model")
+            assert_error(call(base, "GET", "/v2/models/no-such-model/ready"), 404, "readiness of an unknown model")
+            assert_error(call(base, "POST", "/v2/models/no-such-model/infer", infer_request(rows3)), 404,
+                         "infer on an unknown model")
+            assert_error(call(base, "GET", f"{model_path}/versions/9.9.9"), 404, "metadata of an unknown version")
+            assert_error(call(base, "POST", f"{model_path}/versions/9.9.9/infer", infer_request(rows3)), 404,
+                         "infer on an unknown version")
+            assert_error(call(base, "GET", "/no/such/path"), 404, "an unknown path")
+
+        def check_bad_requests():
+            url = f"{model_path}/infer"
+            short = [r[:F - 1] for r in rows3]
+            assert_error(call(base, "POST", url, infer_request(short)), 400, "31 features")
+            assert_error(call(base, "POST", url, b"this is not json"), 400, "a body that is not JSON")
+            assert_error(call(base, "POST", url, b"\xff\xfe\x00garbage"), 400, "a body that is not UTF-8")
+            assert_error(call(base, "POST", url, b""), 400, "an empty body")
+            r = infer_request(rows3)
+            r["inputs"][0]["data"] = r["inputs"][0]["data"][:-1]
+            assert_error(call(base, "POST", url, r), 400, "95 values for [3, 32]")
+            r = infer_request(rows3)
+            r["inputs"][0]["shape"] = [4, F]
+            assert_error(call(base, "POST", url, r), 400, "96 values for [4, 32]")
+            assert_error(call(base, "POST", url, {"inputs": []}), 400, "no inputs")
+            assert_error(call(base, "POST", url, {"id": "x"}), 400, "no inputs at all")
+            assert_error(call(base, "POST", url, [1, 2, 3]), 400, "a JSON array")
+            r = infer_request(rows3)
+            r["inputs"][0]["datatype"] = "INT64"
+            assert_error(call(base, "POST", url, r), 400, "datatype INT64")
+            r = infer_request(rows3)
+            r["inputs"][0]["name"] = "pixels"
+            assert_error(call(base, "POST", url, r), 400, "an unknown input name")
+            r = infer_request(rows3)
+            r["outputs"] = [{"name": "logits"}]
+            assert_error(call(base, "POST", url, r), 400, "an unknown output name")
+            for bad in ("a", None, {"x": 1}, [1.0], True):
+                r = infer_request(rows3)
+                r["inputs"][0]["data"][5] = bad
+                assert_error(call(base, "POST", url, r), 400, f"a value {bad!r}")
+            r = infer_request(rows3)
+            r["inputs"][0]["data"][5] = 1e300  # finite in JSON, not in FP32
+            assert_error(call(base, "POST", url, r), 400, "a value beyond FP32")
+            body = json.dumps(infer_request(rows3)).replace("0.5", "NaN", 1).encode()
+            assert b"NaN" in body
+            assert_error(call(base, "POST", url, body), 400, "NaN")
+            r = infer_request(rows3)
+            r["inputs"][0]["shape"] = [3, F, 1]
+            assert_error(call(base, "POST", url, r), 400, "a 3-d shape")
+            r = infer_request(rows3)
+            r["inputs"][0]["shape"] = "3x32"
+            assert_error(call(base, "POST", url, r), 400, "a shape that is a string")
+            r = infer_request(rows3, nested=True)
+            r["inputs"][0]["data"][1] = r["inputs"][0]["data"][1][:-1]
+            assert_error(call(base, "POST", url, r), 400, "ragged nested data")
+            r = infer_request(rows3, nested=True)
+            r["inputs"][0]["data"][2][3] = False
+            assert_error(call(base, "POST", url, r), 400, "a boolean in nested data")
+            r = infer_request(rows3, nested=True)
+            r["inputs"][0]["data"] = [r["inputs"][0]["data"]]
+            assert_error(call(base, "POST", url, r), 400, "data nested three deep")
+            r = infer_request(rows3)
+            r["id"] = 17
+            assert_error(call(base, "POST", url, r), 400, "a numeric id")
+            a = call(base, "POST", url, b"{}", {"Content-Encoding": "br"})
+            assert_error(a, 415, "Content-Encoding br")
+            assert_error(call(base, "GET", url), 405, "GET on infer")
+            # the server still answers after all that
+            assert_answer(call(base, "POST", url, infer_request(rows3)), rows3)
+
+        def check_fail_injection():
+            a = call(base, "POST", "/admin/fail?status=503&count=2")
+            assert a.status == 200 and a.json() == {"status": 503, "count": 2}, (a.status, a.body)
+            url = f"{model_path}/infer"
+            assert_error(call(base, "POST", url, infer_request(rows3)), 503, "the first injected failure")
+            assert_error(call(base, "POST", url, infer_request(rows3)), 503, "the second injected failure")
+            assert_answer(call(base, "POST", url, infer_request(rows3)), rows3)
+            a = call(base, "POST", "/admin/fail?status=429")
+            assert a.json() == {"status": 429, "count": 1}, a.body
+            assert_error(call(base, "POST", url, infer_request(rows3)), 429, "an injected 429")
+            assert_answer(call(base, "POST", url, infer_request(rows3)), rows3)
+            assert_error(call(base, "POST", "/admin/fail?status=200&count=1"), 400, "an injected 200")
+            assert_error(call(base, "POST", "/admin/fail?count=many"), 400, "a count that is not a number")
+
+        def check_delay():
+            url = f"{model_path}/infer"
+            a = call(base, "POST", "/admin/delay?ms=200")
+            assert a.status == 200 and a.json() == {"delay_ms": 200}, (a.status, a.body)
+            t0 = time.monotonic()
+            assert_answer(call(base, "POST", url, infer_request(rows3)), rows3)
+            slow = time.monotonic() - t0
+            assert slow >= 0.2, f"an infer with a 200 ms delay took {slow:.3f} s"
+            # the delay does not block the event loop: other endpoints answer meanwhile
+            done = []
+            t = threading.Thread(target=lambda: done.append(call(base, "POST", url, infer_request(rows3))))
+            t.start()
+            time.sleep(0.02)
+            t1 = time.monotonic()
+            assert call(base, "GET", "/v2/health/ready").status == 200
+            assert time.monotonic() - t1 < 0.15, "health waited for a delayed infer"
+            t.join()
+            assert done and done[0].status == 200
+            a = call(base, "POST", "/admin/delay?ms=0")
+            assert a.status == 200 and a.json() == {"delay_ms": 0}, (a.status, a.body)
+            t0 = time.monotonic()
+            assert_answer(call(base, "POST", url, infer_request(rows3)), rows3)
+            fast = time.monotonic() - t0
+            assert fast < 0.15, f"an infer without delay took {fast:.3f} s"
+            assert_error(call(base, "POST", "/admin/delay?ms=-5"), 400, "a negative delay")
+            assert_error(call(base, "POST", "/admin/delay"), 400, "no delay")
+
+        def check_not_ready():
+            assert call(base, "POST", "/admin/ready?ready=false").json() == {"ready": False}
+            try:
+                assert_error(call(base, "GET", "/v2/health/ready"), 503, "server readiness when not ready")
+                assert_error(call(base, "GET", f"{model_path}/ready"), 503, "model readiness when not ready")
+                assert_error(call(base, "POST", f"{model_path}/infer", infer_request(rows3)), 503,
+                             "infer when not ready")
+                assert call(base, "GET", "/v2/health/live").status == 200
+            finally:
+                assert call(base, "POST", "/admin/ready?ready=true").json() == {"ready": True}
+            assert call(base, "GET", f"{model_path}/ready").status == 200
+
+        def check_timing():
+            rows64 = [[((r * 7 + i * 13) % 17) / 8.0 - 1.0 for i in range(F)] for r in range(64)]
+            body = json.dumps(infer_request(rows64)).encode()
+            url = f"{model_path}/infer"
+            for _ in range(30):
+                assert call(base, "POST", url, body).status == 200
+            times = []
+            for _ in range(200):
+                t0 = time.perf_counter()
+                a = call(base, "POST", url, body)
+                times.append(time.perf_counter() - t0)
+                assert a.status == 200
+            assert_answer(a, rows64)
+            times.sort()
+            timing["median_ms"] = statistics.median(times) * 1000
+            timing["p90_ms"] = times[int(len(times) * 0.9)] * 1000
+            timing["bytes"] = len(body)
+
+        checks = [check_health, check_metadata, check_infer, check_gzip, check_not_found, check_bad_requests,
+                  check_fail_injection, check_delay, check_not_ready, check_timing]
+        for check in checks:
+            try:
+                check()
+                results.append((check.__name__, None))
+            except Exception as e:  # noqa: BLE001 - every failure is reported, then the next check runs
+                results.append((check.__name__, e))
+                print(f"FAIL {check.__name__}: {type(e).__name__}: {e}", file=sys.stderr)
+                traceback.print_exc()
+        if server.proc.poll() is not None:
+            results.append(("server_alive", RuntimeError(f"the server exited with {server.proc.returncode}")))
+        errors = [line for line in server.lines if "Traceback" in line or "ERROR" in line]
+        if errors:
+            results.append(("server_log", RuntimeError("the server logged errors:\n" + "\n".join(server.lines))))
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc()
+        results.append(("startup", e))
+    finally:
+        server.stop()
+
+    failed = [name for name, e in results if e is not None]
+    passed = len(results) - len(failed)
+    timing_text = (f"; infer of 64 rows: median {timing['median_ms']:.2f} ms, p90 {timing['p90_ms']:.2f} ms "
+                   f"over 200 calls ({timing['bytes']} B request)") if timing else ""
+    startup_text = f"; ready in {startup_s:.1f} s" if "startup_s" in locals() else ""
+    if failed:
+        print(f"model-server test: FAILED {len(failed)} of {len(results)} checks ({', '.join(failed)})"
+              f"{startup_text}{timing_text}")
+        return 1
+    print(f"model-server test: all {passed} checks passed{startup_text}{timing_text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
