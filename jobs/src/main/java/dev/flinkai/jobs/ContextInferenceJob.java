@@ -66,12 +66,16 @@ public final class ContextInferenceJob {
      * inference operator checks it again when it opens; a model that cannot be read now is left to that check.
      */
     static void refuseAModelThatDoesNotFit(ContextInferenceSettings settings) {
+        String checked = settings.modelSettings().remote() ? settings.fallbackUri : settings.modelUri;
+        if (checked == null) {
+            return; // a remote model without fallback: its endpoint's metadata is checked when the operator opens
+        }
         ModelMetadata model;
         try {
-            model = ModelArtifacts.fetchMetadata(settings.modelUri, settings.modelSettings().s3Access());
+            model = ModelArtifacts.fetchMetadata(checked, settings.modelSettings().s3Access());
         } catch (Exception e) {
             LOG.warn("Cannot read the metadata of {} now ({}); the inference operator checks it when it opens",
-                    settings.modelUri, e.toString());
+                    checked, e.toString());
             return;
         }
         BatchingInferenceFunction.requireFits(model, FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout());
@@ -155,14 +159,20 @@ public final class ContextInferenceJob {
                         new UserContextOperator(settings.stateTtl, settings.cachedUsers)));
     }
 
-    /** Micro-batches of requests, scored asynchronously by the model clients {@code clients} opens. */
+    /**
+     * Micro-batches of requests, scored asynchronously by the model clients {@code clients} opens; priority requests in
+     * batches and a client of their own, when the priority lane is on.
+     */
     public static DataStream<Prediction> predictions(DataStream<ScoringRequest> requests,
                                                      ContextInferenceSettings settings, ModelClientFactory clients) {
-        DataStream<List<ScoringRequest>> batches = PipelineOperator.MICRO_BATCHES.on(
-                BatchingInferenceFunction.batches(requests, settings.maxBatchSize, settings.maxBatchWait));
+        DataStream<List<ScoringRequest>> batches = PipelineOperator.MICRO_BATCHES.on(BatchingInferenceFunction.batches(
+                requests, settings.maxBatchSize, settings.maxBatchWait,
+                settings.priorityLane ? settings.priorityMaxWait : null));
+        BatchingInferenceFunction.Lanes lanes = new BatchingInferenceFunction.Lanes(
+                settings.shedLoad ? settings.inferenceCapacity : 0, settings.priorityLane, settings.priorityBatchesInFlight());
         BatchingInferenceFunction inference = new BatchingInferenceFunction(settings.modelSettings(), clients,
-                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), settings.inferenceTimeout);
+                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), settings.inferenceTimeout, lanes);
         return PipelineOperator.MODEL_INFERENCE.on(BatchingInferenceFunction.apply(batches, inference,
-                settings.batchesInFlight(), new AvroTypeInfo<>(Prediction.class)));
+                settings.asyncCapacity(), new AvroTypeInfo<>(Prediction.class)));
     }
 }

@@ -92,7 +92,8 @@ public final class ContextInferenceOptions {
             new ModeDefault<>(KAFKA_LINGER, Duration.ofMillis(2)),
             new ModeDefault<>(CACHED_USERS, 0),
             new ModeDefault<>(BUFFER_TIMEOUT, Duration.ofMillis(1)),
-            new ModeDefault<>(ROCKSDB_WRITE_BUFFER_SIZE, MemorySize.ofMebiBytes(4)));
+            new ModeDefault<>(ROCKSDB_WRITE_BUFFER_SIZE, MemorySize.ofMebiBytes(4)),
+            new ModeDefault<>(InferenceOptions.SHED_LOAD, true));
 
     /** Every option the job reads, in the order the README lists them. */
     public static final List<ConfigOption<?>> ALL = all();

@@ -4,6 +4,8 @@ import dev.flinkai.jobs.ContextInferenceOptions.Delivery;
 import dev.flinkai.operators.config.Settings;
 import dev.flinkai.operators.inference.InferenceOptions;
 import dev.flinkai.operators.inference.ModelSettings;
+import dev.flinkai.operators.inference.remote.OipModelClient;
+import dev.flinkai.operators.inference.resilience.ResilientModelClient;
 
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
@@ -51,6 +53,13 @@ public final class ContextInferenceSettings implements Serializable {
     public final int inferenceWorkers;
     public final Duration inferenceTimeout;
     public final int inferenceCapacity;
+    public final boolean priorityLane;
+    public final Duration priorityMaxWait;
+    public final int priorityCapacity;
+    public final boolean shedLoad;
+    public final String fallbackUri;
+    public final ResilientModelClient.Policy remotePolicy;
+    public final boolean remoteGzip;
 
     /** Every setting with its effective value, the S3 secret masked: shown in the web UI. */
     public final Map<String, String> shown;
@@ -84,6 +93,24 @@ public final class ContextInferenceSettings implements Serializable {
         inferenceWorkers = s.atLeast(InferenceOptions.WORKERS, 1);
         inferenceTimeout = s.positive(InferenceOptions.TIMEOUT);
         inferenceCapacity = s.atLeast(InferenceOptions.CAPACITY, 1);
+        priorityLane = s.get(InferenceOptions.PRIORITY_LANE);
+        priorityMaxWait = s.notNegative(InferenceOptions.PRIORITY_MAX_WAIT, s.get(InferenceOptions.PRIORITY_MAX_WAIT));
+        priorityCapacity = s.atLeast(InferenceOptions.PRIORITY_CAPACITY, 1);
+        shedLoad = s.get(InferenceOptions.SHED_LOAD, modeDefault(InferenceOptions.SHED_LOAD, mode));
+        fallbackUri = s.get(InferenceOptions.FALLBACK_URI);
+        remotePolicy = new ResilientModelClient.Policy(s.positive(InferenceOptions.REMOTE_TIMEOUT),
+                s.atLeast(InferenceOptions.REMOTE_MAX_ATTEMPTS, 1), s.positive(InferenceOptions.REMOTE_RETRY_BACKOFF),
+                s.atLeast(InferenceOptions.REMOTE_MAX_CONCURRENT_CALLS, 1), s.atLeast(InferenceOptions.REMOTE_RATE_LIMIT, 0),
+                percent(s, InferenceOptions.REMOTE_BREAKER_FAILURE_RATE),
+                percent(s, InferenceOptions.REMOTE_BREAKER_SLOW_CALL_RATE),
+                s.positive(InferenceOptions.REMOTE_BREAKER_SLOW_CALL), s.atLeast(InferenceOptions.REMOTE_BREAKER_WINDOW, 1),
+                s.positive(InferenceOptions.REMOTE_BREAKER_OPEN_FOR),
+                s.atLeast(InferenceOptions.REMOTE_BREAKER_HALF_OPEN_CALLS, 1));
+        remoteGzip = s.get(InferenceOptions.REMOTE_GZIP);
+        if (priorityMaxWait.toNanos() > 0 && priorityMaxWait.toMillis() < 1) {
+            throw Settings.invalid(InferenceOptions.PRIORITY_MAX_WAIT, priorityMaxWait,
+                    "must be 0 or at least 1 ms (timers have millisecond resolution)");
+        }
         if (transactionTimeout.compareTo(checkpointInterval) <= 0) {
             throw Settings.invalid(TRANSACTION_TIMEOUT, transactionTimeout, "must exceed --checkpoint.interval "
                     + checkpointInterval + ", or transactions expire before they commit");
@@ -92,15 +119,28 @@ public final class ContextInferenceSettings implements Serializable {
             throw Settings.invalid(InferenceOptions.MAX_WAIT, maxBatchWait,
                     "must be at least 1 ms (timers have millisecond resolution)");
         }
-        if (modelSettings().onS3() && s3Endpoint == null) {
+        ModelSettings model = modelSettings();
+        if (model.onS3() && s3Endpoint == null) {
             throw new IllegalArgumentException("Missing setting --" + InferenceOptions.S3_ENDPOINT.key()
-                    + " (or env S3_ENDPOINT), needed for --model.uri " + modelUri);
+                    + " (or env S3_ENDPOINT), needed for --model.uri " + modelUri
+                    + (fallbackUri == null ? "" : " or --model.fallback-uri " + fallbackUri));
+        }
+        if (model.remote()) {
+            try {
+                OipModelClient.parseEndpoint(modelUri);
+            } catch (IllegalArgumentException e) {
+                throw Settings.invalid(InferenceOptions.MODEL_URI, modelUri, e.getMessage());
+            }
+        } else if (fallbackUri != null) {
+            throw Settings.invalid(InferenceOptions.FALLBACK_URI, fallbackUri,
+                    "only a remote --model.uri (http(s)://...) falls back to another model");
         }
         Map<String, String> effective = s.effective();
         effective.put(KAFKA_LINGER.key(), Settings.format(producerLinger));
         effective.put(CACHED_USERS.key(), Settings.format(cachedUsers));
         effective.put(BUFFER_TIMEOUT.key(), Settings.format(bufferTimeout));
         effective.put(ROCKSDB_WRITE_BUFFER_SIZE.key(), Settings.format(rocksDbWriteBufferSize));
+        effective.put(InferenceOptions.SHED_LOAD.key(), Settings.format(shedLoad));
         shown = effective;
     }
 
@@ -118,18 +158,46 @@ public final class ContextInferenceSettings implements Serializable {
         return delivery == DeliveryGuarantee.EXACTLY_ONCE;
     }
 
-    /** The model client's settings: the model, S3 access and scoring threads. */
+    /** The normal lane's model client settings: the model, S3 access, scoring threads, the remote policy. */
     public ModelSettings modelSettings() {
         return ModelSettings.forModel(modelUri)
                 .s3(s3Endpoint, s3AccessKey, s3SecretKey)
                 .workers(inferenceWorkers)
+                .fallbackUri(fallbackUri)
+                .remotePolicy(remotePolicy)
+                .remoteGzip(remoteGzip)
                 // Never block the task thread: the async operator already bounds what is in flight.
-                .queueCapacity(batchesInFlight());
+                .queueCapacity(asyncCapacity());
     }
 
     /** inference.capacity counts requests; the async operator counts batches. */
     public int batchesInFlight() {
-        return Math.max(1, (inferenceCapacity + maxBatchSize - 1) / maxBatchSize);
+        return batches(inferenceCapacity);
+    }
+
+    /** Batches the priority lane holds at most. */
+    public int priorityBatchesInFlight() {
+        return priorityLane ? batches(priorityCapacity) : 0;
+    }
+
+    /**
+     * The async operator's capacity in batches, both lanes. A shedding normal lane answers at once above its capacity,
+     * so the operator gets room for twice that and never blocks the task thread on it.
+     */
+    public int asyncCapacity() {
+        return batchesInFlight() * (shedLoad ? 2 : 1) + priorityBatchesInFlight();
+    }
+
+    private int batches(int requests) {
+        return Math.max(1, (requests + maxBatchSize - 1) / maxBatchSize);
+    }
+
+    private static float percent(Settings s, ConfigOption<Integer> option) {
+        int value = s.get(option);
+        if (value < 1 || value > 100) {
+            throw Settings.invalid(option, value, "must be a percentage from 1 to 100");
+        }
+        return value;
     }
 
     @SuppressWarnings("unchecked")

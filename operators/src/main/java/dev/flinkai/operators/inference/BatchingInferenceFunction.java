@@ -18,6 +18,7 @@ import org.apache.flink.streaming.api.operators.async.AsyncWaitOperatorFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +26,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -32,8 +34,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Async model inference on micro-batches. Each input is a list of requests (made by {@link MicroBatchOperator} on the
- * task thread); {@link #asyncInvoke} hands the list's features to the {@link ModelClient} in one call and completes
- * the list's future with one {@link Prediction} per request when the client answers. It knows nothing of the backend.
+ * task thread); {@link #asyncInvoke} hands the list's features to a {@link ModelClient} in one call and completes the
+ * list's future with one {@link Prediction} per request when the client answers. It knows nothing of the backend.
  *
  * <p>Every request is answered exactly once, with either the model's answer or a fallback (the model's class priors,
  * {@code fallback=true}, a {@code fallbackReason}):
@@ -46,33 +48,51 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>At open it refuses a model whose feature count differs from what the job's features have, naming both.
  *
- * <p>Metrics, in the subgroup {@code inference}: histograms {@code batchSize} (requests per model call) and
- * {@code latencyMicros} (per batch: asyncInvoke to completion, any outcome); gauge {@code inFlight} (requests);
- * counters {@code predictions} (model answers), {@code fallbacks} (all fallbacks), {@code timeouts} (requests answered
- * by the timeout), {@code modelErrors} (failed batches) and {@code invalidRequests}; and the client's own.
+ * <p>Lanes ({@link Lanes}): with a priority lane, batches of priority requests ({@code priority > 0}; the micro-batcher
+ * never mixes lanes in a batch) go to a model client of their own, so they never wait behind normal batches for a
+ * model worker or a connection. A shedding normal lane answers a batch at once with fallbacks ("shed: ...") instead of
+ * calling its client while that many requests already wait for the model: under overload (a model slower than the
+ * input) normal traffic degrades instead of holding the stream back, priority traffic included.
+ *
+ * <p>Metrics, per lane in the group {@code inference.lane} (label {@code lane}: normal, priority): histograms
+ * {@code batchSize} (requests per model call), {@code latencyMicros} (per batch: asyncInvoke to completion, any
+ * outcome) and {@code endToEndMillis} (per request: answer time minus the event's ingest time); gauge {@code inFlight}
+ * (requests); counters {@code predictions} (model answers), {@code fallbacks} (all fallbacks), {@code timeouts}
+ * (requests answered by the timeout), {@code shed}, {@code modelErrors} (failed batches) and
+ * {@code invalidRequests}; and the lane's client's own.
  */
 public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringRequest>, Prediction> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(BatchingInferenceFunction.class);
     private static final int HISTOGRAM_WINDOW = 10_000;
 
+    /**
+     * How the function splits its work.
+     *
+     * @param shedAbove     requests waiting for the model above which the normal lane sheds new batches; 0: never
+     * @param priorityLane  whether batches of priority requests get a client of their own
+     * @param priorityQueue batches the priority lane's client must hold at most (its share of the capacity)
+     */
+    public record Lanes(int shedAbove, boolean priorityLane, int priorityQueue) implements Serializable {
+        public static final Lanes ONE = new Lanes(0, false, 0);
+    }
+
     private final ModelSettings settings;
     private final ModelClientFactory clients;
     private final int featureCount;
     private final String featureLayout;
     private final long timeoutMillis;
+    private final Lanes lanes;
 
-    private transient ModelClient client;
-    private transient ModelMetadata model;
-    private transient Map<ResultFuture<Prediction>, Batch> unanswered; // handed to the client, not yet answered
-    private transient AtomicInteger inFlight;
-    private transient Counter predictions;
-    private transient Counter fallbacks;
-    private transient Counter timeouts;
-    private transient Counter modelErrors;
-    private transient Counter invalidRequests;
-    private transient Histogram batchSize;
-    private transient Histogram latencyMicros;
+    private transient Lane normal;
+    private transient Lane priority;
+    private transient Map<ResultFuture<Prediction>, Batch> unanswered; // handed to a client, not yet answered
+
+    /** One lane: every batch goes to one client, nothing is shed. */
+    public BatchingInferenceFunction(ModelSettings settings, ModelClientFactory clients, int featureCount,
+                                     String featureLayout, Duration timeout) {
+        this(settings, clients, featureCount, featureLayout, timeout, Lanes.ONE);
+    }
 
     /**
      * @param featureCount  how many features the requests carry: a model that takes another number is refused
@@ -81,12 +101,13 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
      *                      (the async operator's timeout: {@link #apply} sets it)
      */
     public BatchingInferenceFunction(ModelSettings settings, ModelClientFactory clients, int featureCount,
-                                     String featureLayout, Duration timeout) {
+                                     String featureLayout, Duration timeout, Lanes lanes) {
         this.settings = Objects.requireNonNull(settings, "settings");
         settings.validate();
         this.clients = Objects.requireNonNull(clients, "clients");
         this.featureCount = featureCount;
         this.featureLayout = featureLayout;
+        this.lanes = Objects.requireNonNull(lanes, "lanes");
         if (timeout.toMillis() < 1) {
             throw new IllegalArgumentException("timeout must be >= 1 ms, got " + timeout);
         }
@@ -95,18 +116,29 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
 
     /**
      * Groups {@code requests} into the batches this function scores: up to {@code maxSize} requests, waiting at most
-     * {@code maxWait} for a batch to fill (see {@link MicroBatchOperator}). The caller sets uid and name.
+     * {@code maxWait} for a batch to fill (see {@link MicroBatchOperator}). With {@code priorityMaxWait}, requests of
+     * priority above 0 fill batches of their own that wait at most that long. The caller sets uid and name.
+     *
+     * @param priorityMaxWait null for one lane
      */
     public static SingleOutputStreamOperator<List<ScoringRequest>> batches(DataStream<ScoringRequest> requests,
-                                                                          int maxSize, Duration maxWait) {
-        return requests.transform("micro-batch", ScoringBatchSerializer.TYPE, new MicroBatchOperator<>(maxSize, maxWait));
+                                                                          int maxSize, Duration maxWait,
+                                                                          Duration priorityMaxWait) {
+        MicroBatchOperator.Lanes<ScoringRequest> lanes = priorityMaxWait == null ? null
+                : new MicroBatchOperator.Lanes<>(BatchingInferenceFunction::isPriority, priorityMaxWait);
+        return requests.transform("micro-batch", ScoringBatchSerializer.TYPE,
+                new MicroBatchOperator<>(maxSize, maxWait, lanes));
+    }
+
+    static boolean isPriority(ScoringRequest request) {
+        return request.priority > 0;
     }
 
     /**
      * Adds unordered async inference with {@code function} to {@code batches}, with the function's timeout. The caller
      * sets uid, name and parallelism on the result.
      *
-     * @param capacity maximum batches in flight per subtask (keep it at or below {@code settings.queueCapacity()})
+     * @param capacity maximum batches in flight per subtask, both lanes together
      */
     public static SingleOutputStreamOperator<Prediction> apply(DataStream<List<ScoringRequest>> batches,
                                                                BatchingInferenceFunction function, int capacity,
@@ -122,27 +154,22 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     @Override
     public void open(OpenContext openContext) throws Exception {
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-        MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
-        client = clients.open(settings, "subtask-" + subtask, group);
-        model = client.metadata();
+        MetricGroup inference = getRuntimeContext().getMetricGroup().addGroup("inference");
+        unanswered = new ConcurrentHashMap<>();
         try {
-            requireFits(model, featureCount, featureLayout);
-        } catch (IllegalStateException e) {
+            normal = new Lane("normal", lanes.shedAbove(), clients, settings, "subtask-" + subtask, inference);
+            requireFits(normal.model, featureCount, featureLayout);
+            if (lanes.priorityLane()) {
+                priority = new Lane("priority", 0, clients, settings.copy().queueCapacity(Math.max(1, lanes.priorityQueue())),
+                        "subtask-" + subtask + "-priority", inference);
+                requireSameModel(normal.model, priority.model);
+            }
+        } catch (Exception | Error e) {
             close();
             throw e;
         }
-        unanswered = new ConcurrentHashMap<>();
-        inFlight = new AtomicInteger();
-        predictions = group.counter("predictions");
-        fallbacks = group.counter("fallbacks");
-        timeouts = group.counter("timeouts");
-        modelErrors = group.counter("modelErrors");
-        invalidRequests = group.counter("invalidRequests");
-        batchSize = group.histogram("batchSize", new SynchronizedHistogram(HISTOGRAM_WINDOW));
-        latencyMicros = group.histogram("latencyMicros", new SynchronizedHistogram(HISTOGRAM_WINDOW));
-        group.gauge("inFlight", (Gauge<Integer>) () -> inFlight.get());
-        LOG.info("Inference subtask {} serves {} {} from {} with {}", subtask, model.name(), model.version(),
-                settings.modelUri(), settings);
+        LOG.info("Inference subtask {} serves {} {} from {} with {}{}", subtask, normal.model.name(),
+                normal.model.version(), settings.modelUri(), settings, lanes.priorityLane() ? ", priority lane" : "");
     }
 
     /**
@@ -158,41 +185,54 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         }
     }
 
+    private static void requireSameModel(ModelMetadata a, ModelMetadata b) {
+        if (a.featureCount() != b.featureCount() || !a.labels().equals(b.labels())) {
+            throw new IllegalStateException("The lanes' clients serve different models: " + a + " and " + b);
+        }
+    }
+
     @Override
     public void asyncInvoke(List<ScoringRequest> requests, ResultFuture<Prediction> resultFuture) {
-        inFlight.addAndGet(requests.size());
+        Lane lane = priority != null && !requests.isEmpty() && isPriority(requests.get(0)) ? priority : normal;
+        lane.inFlight.addAndGet(requests.size());
         List<ScoringRequest> scorable = requests;
         List<Prediction> refused = List.of();
-        if (!allScorable(requests)) { // the rare path: split the batch
+        if (!allScorable(requests, lane.model)) { // the rare path: split the batch
             scorable = new ArrayList<>(requests.size());
             refused = new ArrayList<>();
             for (ScoringRequest r : requests) {
-                String invalid = Predictions.invalidFeatures(r, model);
+                String invalid = Predictions.invalidFeatures(r, lane.model);
                 if (invalid == null) {
                     scorable.add(r);
                 } else {
-                    invalidRequests.inc();
-                    fallbacks.inc();
-                    refused.add(Predictions.priors(r, model, invalid));
+                    lane.invalidRequests.inc();
+                    lane.fallbacks.inc();
+                    refused.add(Predictions.priors(r, lane.model, invalid));
                 }
             }
         }
-        Batch batch = new Batch(scorable, refused, requests.size(), resultFuture, System.nanoTime());
+        Batch batch = new Batch(lane, scorable, refused, requests.size(), resultFuture, System.nanoTime());
         if (scorable.isEmpty()) {
             complete(batch, refused);
+            return;
+        }
+        int waiting = lane.inFlight.get() - requests.size();
+        if (lane.shedAbove > 0 && waiting >= lane.shedAbove) {
+            answerWithPriors(batch, "shed: " + waiting + " requests already wait for the model");
+            lane.shed.inc(scorable.size());
             return;
         }
         float[][] rows = new float[scorable.size()][];
         for (int i = 0; i < rows.length; i++) {
             rows[i] = scorable.get(i).features;
         }
-        batchSize.update(rows.length);
+        lane.batchSize.update(rows.length);
         unanswered.put(resultFuture, batch);
-        batch.call = client.score(rows, batch.startNanos + TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+        batch.call = lane.client.score(rows, batch.startNanos + TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
         batch.call.whenComplete((answer, failure) -> answered(batch, answer, failure));
     }
 
-    private boolean allScorable(List<ScoringRequest> requests) {
+    private static boolean allScorable(List<ScoringRequest> requests, ModelMetadata model) {
         for (ScoringRequest r : requests) {
             if (Predictions.invalidFeatures(r, model) != null) {
                 return false;
@@ -207,34 +247,43 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
             return; // the timeout answered it
         }
         List<ScoringRequest> requests = batch.scorable;
-        List<Prediction> answers = new ArrayList<>(batch.total);
-        answers.addAll(batch.refused);
-        String problem = failure != null ? describeFailure(failure) : wrongShape(answer, requests.size());
-        if (problem == null) {
-            long now = System.currentTimeMillis();
-            for (int i = 0; i < requests.size(); i++) {
-                answers.add(Predictions.scored(requests.get(i), answer.scores()[i], answer.model(),
-                        answer.fallbackReason(), now));
-            }
-            if (complete(batch, answers)) {
-                (answer.fallbackReason() == null ? predictions : fallbacks).inc(requests.size());
+        String problem = failure != null ? Predictions.describe(unwrap(failure)) : wrongShape(answer, requests.size());
+        if (problem != null) {
+            String reason = "model error: " + problem;
+            LOG.warn("Inference failed on a batch of {}; answering it with class priors: {}", requests.size(), reason);
+            if (answerWithPriors(batch, reason)) {
+                batch.lane.modelErrors.inc();
             }
             return;
         }
-        String reason = "model error: " + problem;
-        LOG.warn("Inference failed on a batch of {}; answering it with class priors: {}", requests.size(), reason);
-        for (ScoringRequest r : requests) {
-            answers.add(Predictions.priors(r, model, reason));
+        List<Prediction> answers = new ArrayList<>(batch.total);
+        answers.addAll(batch.refused);
+        long now = System.currentTimeMillis();
+        for (int i = 0; i < requests.size(); i++) {
+            answers.add(Predictions.scored(requests.get(i), answer.scores()[i], answer.model(), answer.servedBy(),
+                    answer.fallbackReason(), now));
         }
         if (complete(batch, answers)) {
-            modelErrors.inc();
-            fallbacks.inc(requests.size());
+            (answer.fallbackReason() == null ? batch.lane.predictions : batch.lane.fallbacks).inc(requests.size());
         }
     }
 
-    private static String describeFailure(Throwable failure) {
-        return Predictions.describe(failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure);
+    /** Answers the batch's scorable requests with the class priors; true if this call completed the batch. */
+    private boolean answerWithPriors(Batch batch, String reason) {
+        List<Prediction> answers = new ArrayList<>(batch.total);
+        answers.addAll(batch.refused);
+        for (ScoringRequest r : batch.scorable) {
+            answers.add(Predictions.priors(r, batch.lane.model, reason));
+        }
+        if (complete(batch, answers)) {
+            batch.lane.fallbacks.inc(batch.scorable.size());
+            return true;
+        }
+        return false;
+    }
+
+    private static Throwable unwrap(Throwable failure) {
+        return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
     }
 
     /** Null when the answer has one row of one probability per label for each request. */
@@ -261,24 +310,24 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         if (batch == null || batch.isDone()) {
             return; // being completed by its answer right now
         }
-        String reason = "timeout after " + timeoutMillis + " ms";
-        List<Prediction> answers = new ArrayList<>(batch.total);
-        answers.addAll(batch.refused);
-        for (ScoringRequest r : batch.scorable) {
-            answers.add(Predictions.priors(r, model, reason));
-        }
-        if (complete(batch, answers)) {
-            timeouts.inc(batch.scorable.size());
-            fallbacks.inc(batch.scorable.size());
+        if (answerWithPriors(batch, "timeout after " + timeoutMillis + " ms")) {
+            batch.lane.timeouts.inc(batch.scorable.size());
             batch.call.cancel(false);
         }
     }
 
     @Override
     public void close() throws Exception {
-        if (client != null) {
-            client.close();
-            client = null;
+        try {
+            if (priority != null) {
+                priority.client.close();
+            }
+        } finally {
+            priority = null;
+            if (normal != null) {
+                normal.client.close();
+                normal = null;
+            }
         }
     }
 
@@ -288,14 +337,54 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
             return false;
         }
         unanswered.remove(batch.future);
-        inFlight.addAndGet(-batch.total);
-        latencyMicros.update((System.nanoTime() - batch.startNanos) / 1_000);
+        batch.lane.inFlight.addAndGet(-batch.total);
+        batch.lane.latencyMicros.update((System.nanoTime() - batch.startNanos) / 1_000);
+        long now = System.currentTimeMillis();
+        for (Prediction p : answers) {
+            batch.lane.endToEndMillis.update(now - p.getIngestTimeMillis());
+        }
         batch.future.complete(answers);
         return true;
     }
 
+    /** A lane's client, what it serves, and its metrics. */
+    private static final class Lane {
+        final ModelClient client;
+        final ModelMetadata model;
+        final int shedAbove;
+        final AtomicInteger inFlight = new AtomicInteger();
+        final Counter predictions;
+        final Counter fallbacks;
+        final Counter timeouts;
+        final Counter shed;
+        final Counter modelErrors;
+        final Counter invalidRequests;
+        final Histogram batchSize;
+        final Histogram latencyMicros;
+        final Histogram endToEndMillis;
+
+        Lane(String name, int shedAbove, ModelClientFactory clients, ModelSettings settings, String owner,
+             MetricGroup inference) throws Exception {
+            MetricGroup group = inference.addGroup("lane", name);
+            this.client = Objects.requireNonNull(clients.open(settings, owner, group), "client");
+            this.model = client.metadata();
+            this.shedAbove = shedAbove;
+            predictions = group.counter("predictions");
+            fallbacks = group.counter("fallbacks");
+            timeouts = group.counter("timeouts");
+            shed = group.counter("shed");
+            modelErrors = group.counter("modelErrors");
+            invalidRequests = group.counter("invalidRequests");
+            batchSize = group.histogram("batchSize", new SynchronizedHistogram(HISTOGRAM_WINDOW));
+            latencyMicros = group.histogram("latencyMicros", new SynchronizedHistogram(HISTOGRAM_WINDOW));
+            endToEndMillis = group.histogram("endToEndMillis", new SynchronizedHistogram(HISTOGRAM_WINDOW));
+            group.gauge("inFlight", (Gauge<Integer>) inFlight::get);
+        }
+    }
+
     /** One list of requests between asyncInvoke and its completion. */
     private static final class Batch {
+        final Lane lane;
         final List<ScoringRequest> scorable;
         /** Fallbacks for requests that could not be scored, sent along with the model's answers. */
         final List<Prediction> refused;
@@ -305,8 +394,9 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         CompletableFuture<ModelAnswer> call;
         private final AtomicBoolean done = new AtomicBoolean();
 
-        Batch(List<ScoringRequest> scorable, List<Prediction> refused, int total, ResultFuture<Prediction> future,
-              long startNanos) {
+        Batch(Lane lane, List<ScoringRequest> scorable, List<Prediction> refused, int total,
+              ResultFuture<Prediction> future, long startNanos) {
+            this.lane = lane;
             this.scorable = scorable;
             this.refused = refused;
             this.total = total;

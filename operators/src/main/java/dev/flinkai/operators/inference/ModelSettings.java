@@ -1,6 +1,7 @@
 package dev.flinkai.operators.inference;
 
 import dev.flinkai.operators.inference.djl.ModelArtifacts;
+import dev.flinkai.operators.inference.resilience.ResilientModelClient;
 
 import java.io.Serializable;
 import java.util.Locale;
@@ -18,6 +19,8 @@ import java.util.Objects;
  *   <tr><td>downloadDir</td><td>null: a fresh temp directory per subtask, deleted on close</td></tr>
  *   <tr><td>workers</td><td>1 (threads per subtask, each with its own predictor)</td></tr>
  *   <tr><td>queueCapacity</td><td>10 000 (batches waiting for a worker; keep it at or above the async capacity)</td></tr>
+ *   <tr><td>fallbackUri</td><td>null: for a remote model, the in-process model that answers when it does not</td></tr>
+ *   <tr><td>remotePolicy, remoteGzip</td><td>{@link InferenceOptions}' defaults: timeouts, retries, breaker, limits</td></tr>
  * </table>
  */
 public class ModelSettings implements Serializable {
@@ -33,6 +36,9 @@ public class ModelSettings implements Serializable {
     private String downloadDir;
     private int workers = InferenceOptions.WORKERS.defaultValue();
     private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
+    private String fallbackUri;
+    private ResilientModelClient.Policy remotePolicy = InferenceOptions.defaultRemotePolicy();
+    private boolean remoteGzip;
 
     public static ModelSettings forModel(String modelUri) {
         return new ModelSettings().modelUri(modelUri);
@@ -77,8 +83,53 @@ public class ModelSettings implements Serializable {
         return this;
     }
 
+    /** The in-process model that answers when a remote endpoint does not; null for none. */
+    public ModelSettings fallbackUri(String uri) {
+        this.fallbackUri = uri;
+        return this;
+    }
+
+    public ModelSettings remotePolicy(ResilientModelClient.Policy policy) {
+        this.remotePolicy = policy;
+        return this;
+    }
+
+    public ModelSettings remoteGzip(boolean gzip) {
+        this.remoteGzip = gzip;
+        return this;
+    }
+
     public String modelUri() {
         return modelUri;
+    }
+
+    public String fallbackUri() {
+        return fallbackUri;
+    }
+
+    public ResilientModelClient.Policy remotePolicy() {
+        return remotePolicy;
+    }
+
+    public boolean remoteGzip() {
+        return remoteGzip;
+    }
+
+    public ModelSettings copy() {
+        return new ModelSettings().modelUri(modelUri).s3(s3Endpoint, s3AccessKey, s3SecretKey).s3Region(s3Region)
+                .downloadDir(downloadDir).workers(workers).queueCapacity(queueCapacity).fallbackUri(fallbackUri)
+                .remotePolicy(remotePolicy).remoteGzip(remoteGzip);
+    }
+
+    /** These settings for another model, without a fallback of its own (e.g. for the fallback model itself). */
+    public ModelSettings withModelUri(String uri) {
+        return copy().modelUri(uri).fallbackUri(null);
+    }
+
+    /** True for {@code http://} and {@code https://} URIs: a model endpoint. */
+    public boolean remote() {
+        String uri = Objects.requireNonNull(modelUri, "modelUri").trim().toLowerCase(Locale.ROOT);
+        return uri.startsWith("http://") || uri.startsWith("https://");
     }
 
     public ModelArtifacts.S3Access s3Access() {
@@ -97,10 +148,14 @@ public class ModelSettings implements Serializable {
         return queueCapacity;
     }
 
-    /** True for {@code s3://} and {@code s3a://} URIs, which need S3 access. */
+    /** True when the model or the fallback model is an {@code s3://} or {@code s3a://} URI, which needs S3 access. */
     public boolean onS3() {
-        String uri = Objects.requireNonNull(modelUri, "modelUri").trim().toLowerCase(Locale.ROOT);
-        return uri.startsWith("s3://") || uri.startsWith("s3a://");
+        return isS3(modelUri) || (fallbackUri != null && isS3(fallbackUri));
+    }
+
+    private static boolean isS3(String uri) {
+        String u = uri.trim().toLowerCase(Locale.ROOT);
+        return u.startsWith("s3://") || u.startsWith("s3a://");
     }
 
     void validate() {
@@ -111,7 +166,8 @@ public class ModelSettings implements Serializable {
 
     @Override
     public String toString() {
-        return "ModelSettings{modelUri=" + modelUri + ", s3Endpoint=" + s3Endpoint
-                + ", workers=" + workers + ", queueCapacity=" + queueCapacity + "}";
+        return "ModelSettings{modelUri=" + modelUri + ", fallbackUri=" + fallbackUri + ", s3Endpoint=" + s3Endpoint
+                + ", workers=" + workers + ", queueCapacity=" + queueCapacity
+                + (remote() ? ", remotePolicy=" + remotePolicy + ", gzip=" + remoteGzip : "") + "}";
     }
 }

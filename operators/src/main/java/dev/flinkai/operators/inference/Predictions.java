@@ -11,17 +11,20 @@ public final class Predictions {
 
     private Predictions() {}
 
-    /** The model's scores; {@code fallbackReason} is non-null when not the serving model answered. */
-    public static Prediction scored(ScoringRequest request, float[] scores, ModelMetadata model, String fallbackReason,
-                                    long nowMillis) {
+    /**
+     * A model's scores. {@code servedBy} says where the model ran ({@link ModelAnswer}); {@code fallbackReason} is
+     * non-null when not the serving model answered.
+     */
+    public static Prediction scored(ScoringRequest request, float[] scores, ModelMetadata model, String servedBy,
+                                    String fallbackReason, long nowMillis) {
         return new Prediction(request.eventId, request.userId, model.name(), model.version(), toList(scores),
                 model.labels().get(ModelMetadata.argmax(scores)), fallbackReason != null, fallbackReason,
-                request.eventTimeMillis, request.ingestTimeMillis, nowMillis);
+                request.eventTimeMillis, request.ingestTimeMillis, nowMillis, servedBy);
     }
 
     /** The answer when no model could give one: the serving model's class priors, flagged, with the reason. */
     public static Prediction priors(ScoringRequest request, ModelMetadata model, String reason) {
-        return scored(request, model.classPriors(), model, reason, System.currentTimeMillis());
+        return scored(request, model.classPriors(), model, ModelAnswer.PRIORS, reason, System.currentTimeMillis());
     }
 
     /** Null when the request can be scored by {@code model}, else why not. */

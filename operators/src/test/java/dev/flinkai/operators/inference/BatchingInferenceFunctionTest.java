@@ -297,7 +297,7 @@ class BatchingInferenceFunctionTest {
         CapturingTaskGroup metrics = new CapturingTaskGroup();
         try (var harness = harness(gated(Duration.ofMillis(timeout)), timeout, 100, metrics)) {
             harness.open();
-            CapturingOperatorGroup group = metrics.operator;
+            CapturingOperatorGroup group = metrics.lane("normal");
             harness.setProcessingTime(0);
             harness.processElement(requests(0, 4), 0); // taken by the worker, held in the model
             harness.processElement(requests(4, 8), 1); // queued behind it
@@ -441,11 +441,22 @@ class BatchingInferenceFunctionTest {
         }
     }
 
-    /** Captures the operator's metrics; the "inference" subgroup is folded into it so metrics keep their short names. */
+    /**
+     * Captures the operator's metrics: the "inference" subgroup is folded into it, and each lane's group is one of
+     * these of its own, so metrics keep their short names.
+     */
     static final class CapturingOperatorGroup extends InterceptingOperatorMetricGroup {
+        final Map<String, CapturingOperatorGroup> lanes = new HashMap<>();
+
         @Override
         public MetricGroup addGroup(String name) {
             return "inference".equals(name) ? this : super.addGroup(name);
+        }
+
+        @Override
+        public MetricGroup addGroup(String key, String value) {
+            return "lane".equals(key) ? lanes.computeIfAbsent(value, v -> new CapturingOperatorGroup())
+                    : super.addGroup(key, value);
         }
     }
 
@@ -455,6 +466,10 @@ class BatchingInferenceFunctionTest {
         @Override
         public InternalOperatorMetricGroup getOrAddOperator(OperatorID id, String name, Map<String, String> info) {
             return operator;
+        }
+
+        CapturingOperatorGroup lane(String name) {
+            return operator.lanes.get(name);
         }
     }
 
@@ -480,7 +495,7 @@ class BatchingInferenceFunctionTest {
             harness.processElement(List.of(request(n, null)), n);
             awaitOutputs(harness, n + 1);
 
-            CapturingOperatorGroup group = metrics.operator;
+            CapturingOperatorGroup group = metrics.lane("normal");
             assertThat(count(group, "predictions")).isEqualTo(n - 1);
             assertThat(count(group, "fallbacks")).isEqualTo(2);
             assertThat(count(group, "invalidRequests")).isEqualTo(2);
@@ -510,5 +525,89 @@ class BatchingInferenceFunctionTest {
                 harness.open();
             }
         }).hasStackTraceContaining("takes 32 features, but the job's features are 36 = 4 blocks");
+    }
+
+    /** Requests of one priority, so that each list is one lane's (as the micro-batcher makes them). */
+    private static List<ScoringRequest> requestsOfPriority(int from, int to, int priority) {
+        List<ScoringRequest> out = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            out.add(new ScoringRequest("ev-" + i, "user-" + i, priority, 1_000L + i, 2_000L + i, features.get(i)));
+        }
+        return out;
+    }
+
+    /** The normal lane's model held at the gate; the priority lane's client is left alone. */
+    private static ModelClientFactory normalLaneGated() {
+        return (settings, owner, metrics) -> DjlModelClient.open(settings, owner, metrics,
+                predictor -> owner.endsWith("-priority") ? predictor : new InterceptedScorer(predictor, (batch, real) -> {
+                    CALLS.incrementAndGet();
+                    if (!gate.await(30, TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("gate never opened");
+                    }
+                    return real.score(batch);
+                }));
+    }
+
+    /**
+     * With a priority lane, priority batches go to a client of their own: they are scored and answered while the normal
+     * lane's model is held, and each lane counts its own requests.
+     */
+    @Test
+    void priorityBatchesAreAnsweredWhileTheNormalLanesModelIsHeld() throws Exception {
+        gate = new CountDownLatch(1);
+        CALLS.set(0);
+        CapturingTaskGroup metrics = new CapturingTaskGroup();
+        BatchingInferenceFunction function = new BatchingInferenceFunction(settings(1), normalLaneGated(),
+                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30),
+                new BatchingInferenceFunction.Lanes(0, true, 4));
+        try (var harness = harness(function, 30_000, 100, metrics)) {
+            harness.open();
+            harness.processElement(requestsOfPriority(0, 8, 0), 0);
+            awaitTrue(() -> CALLS.get() == 1, "the normal batch is inside the held model");
+            harness.processElement(requestsOfPriority(8, 12, 2), 1);
+            List<Prediction> urgent = awaitOutputs(harness, 4);
+            assertThat(urgent).extracting(Prediction::getEventId).containsExactlyInAnyOrder("ev-8", "ev-9", "ev-10", "ev-11");
+            assertThat(urgent).allSatisfy(p -> assertThat(p.getFallback()).isFalse());
+            assertThat(count(metrics.lane("priority"), "predictions")).isEqualTo(4);
+            assertThat(gauge(metrics.lane("normal"), "inFlight")).isEqualTo(8);
+
+            gate.countDown();
+            assertThat(awaitOutputs(harness, 12)).hasSize(12);
+            assertThat(count(metrics.lane("normal"), "predictions")).isEqualTo(8);
+            harness.endInput();
+        }
+    }
+
+    /**
+     * A shedding lane answers a batch at once with the class priors when its limit of requests already waits for the
+     * model, instead of queueing it; the batches it took are answered by the model.
+     */
+    @Test
+    void aSheddingLaneAnswersAtOnceWhenTooManyRequestsWait() throws Exception {
+        gate = new CountDownLatch(1);
+        CALLS.set(0);
+        CapturingTaskGroup metrics = new CapturingTaskGroup();
+        BatchingInferenceFunction function = new BatchingInferenceFunction(settings(1), normalLaneGated(),
+                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30),
+                new BatchingInferenceFunction.Lanes(8, false, 0));
+        try (var harness = harness(function, 30_000, 100, metrics)) {
+            harness.open();
+            harness.processElement(requestsOfPriority(0, 4, 0), 0);
+            harness.processElement(requestsOfPriority(4, 8, 0), 1);
+            harness.processElement(requestsOfPriority(8, 12, 0), 2); // 8 already wait: shed
+            List<Prediction> shed = awaitOutputs(harness, 4);
+            assertThat(shed).extracting(Prediction::getEventId).containsExactlyInAnyOrder("ev-8", "ev-9", "ev-10", "ev-11");
+            assertThat(shed).allSatisfy(p -> {
+                assertFallbackWithPriors(p);
+                assertThat(p.getFallbackReason()).isEqualTo("shed: 8 requests already wait for the model");
+                assertThat(p.getServedBy()).isEqualTo("priors");
+            });
+            assertThat(count(metrics.lane("normal"), "shed")).isEqualTo(4);
+
+            gate.countDown();
+            List<Prediction> all = awaitOutputs(harness, 12);
+            assertThat(all).filteredOn(p -> !p.getFallback()).hasSize(8);
+            harness.endInput();
+        }
     }
 }

@@ -63,7 +63,7 @@ class BatchingInferencePipelineTest {
         env.setParallelism(2);
         DataStream<ScoringRequest> in = env.fromData(requests).rebalance();
         // A long wait: lists close full, or at the end of input; never on a timer in a test this short.
-        DataStream<List<ScoringRequest>> batches = BatchingInferenceFunction.batches(in, maxBatchSize, Duration.ofSeconds(30))
+        DataStream<List<ScoringRequest>> batches = BatchingInferenceFunction.batches(in, maxBatchSize, Duration.ofSeconds(30), null)
                 .uid("micro-batches").name("micro-batches");
         BatchingInferenceFunction inference = new BatchingInferenceFunction(ModelSettings.forModel(CommittedModel.uri()),
                 RECORDING_CLIENTS, FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30));

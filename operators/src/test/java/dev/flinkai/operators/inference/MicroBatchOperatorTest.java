@@ -48,6 +48,36 @@ class MicroBatchOperatorTest {
         return out;
     }
 
+    /**
+     * Two lanes (negative numbers are the priority ones here): a priority element never waits in a normal list, its
+     * list closes after the priority lane's shorter wait, and a barrier or the end emits both lanes' open lists.
+     */
+    @Test
+    void priorityElementsFillListsOfTheirOwnThatCloseSooner() throws Exception {
+        MicroBatchOperator.Lanes<Integer> lanes = new MicroBatchOperator.Lanes<>(i -> i < 0, Duration.ofMillis(2));
+        var operator = new MicroBatchOperator<Integer>(3, Duration.ofMillis(50), lanes);
+        try (var harness = new OneInputStreamOperatorTestHarness<>(operator, IntSerializer.INSTANCE)) {
+            harness.setup(new ListSerializer<>(IntSerializer.INSTANCE));
+            harness.open();
+            harness.setProcessingTime(1_000);
+            harness.processElement(1, 1);
+            harness.processElement(-1, 2);
+            harness.processElement(2, 3);
+            harness.processElement(-2, 4);
+            harness.setProcessingTime(1_001);
+            assertThat(lists(harness)).isEmpty();
+            harness.setProcessingTime(1_002); // the priority list's wait is over, the normal one's is not
+            assertThat(lists(harness)).containsExactly(List.of(-1, -2));
+            harness.processElement(3, 5); // the normal list fills up
+            assertThat(lists(harness)).containsExactly(List.of(-1, -2), List.of(1, 2, 3));
+
+            harness.processElement(4, 6);
+            harness.processElement(-3, 7);
+            harness.prepareSnapshotPreBarrier(1);
+            assertThat(lists(harness)).hasSize(4).contains(List.of(4), List.of(-3));
+        }
+    }
+
     /** A list is emitted the moment it holds maxSize elements, in arrival order, and no timer is needed for it. */
     @Test
     void aListClosesWhenItHoldsMaxSizeElements() throws Exception {

@@ -120,7 +120,7 @@ public final class DjlModelClient implements ModelClient {
                 return;
             }
             try {
-                call.answer.complete(ModelAnswer.of(predictor.score(call.rows), model.metadata()));
+                call.answer.complete(new ModelAnswer(predictor.score(call.rows), model.metadata(), ModelAnswer.LOCAL, null));
             } catch (Throwable t) {
                 call.answer.completeExceptionally(t);
                 if (t instanceof InterruptedException) {

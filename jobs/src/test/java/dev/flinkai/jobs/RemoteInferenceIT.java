@@ -1,0 +1,237 @@
+package dev.flinkai.jobs;
+
+import dev.flinkai.jobs.testing.KafkaTestBroker;
+import dev.flinkai.jobs.testing.ModelServerProcess;
+import dev.flinkai.operators.context.UserContext;
+import dev.flinkai.operators.features.FeatureExtractor;
+import dev.flinkai.operators.inference.ModelMetadata;
+import dev.flinkai.operators.inference.djl.BatchScorer;
+import dev.flinkai.operators.inference.djl.DjlModel;
+import dev.flinkai.operators.simulation.UserBehaviourSimulator;
+import dev.flinkai.operators.testing.CommittedModel;
+import dev.flinkai.schemas.Prediction;
+import dev.flinkai.schemas.UserEvent;
+
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+
+import static dev.flinkai.operators.testing.AvroTestRecords.avro;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The main job scoring through the real model server (deploy/model-server, the committed model behind the Open
+ * Inference Protocol), exactly-once, with the server killed mid-run and started again: no job restart, every event
+ * exactly one prediction, the in-process fallback model answering (flagged) while the server is gone, and the server
+ * answering again once it is back.
+ */
+class RemoteInferenceIT {
+
+    private static final int USERS = 100;
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(2)
+            .build());
+
+    private static KafkaTestBroker kafka;
+    private static ModelServerProcess server;
+
+    @BeforeAll
+    static void startServices() throws Exception {
+        kafka = new KafkaTestBroker();
+        server = new ModelServerProcess().start();
+    }
+
+    @AfterAll
+    static void stopServices() throws Exception {
+        if (server != null) {
+            server.close();
+        }
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void aModelServerThatDiesAndComesBackCostsNoRestartAndNoPrediction(@InjectMiniCluster MiniCluster miniCluster)
+            throws Exception {
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        String events = "events-" + suffix;
+        String predictionsTopic = "predictions-" + suffix;
+        kafka.createTopics(2, events);
+        kafka.createTopics(2, predictionsTopic, "dead-letters-" + suffix);
+        UserBehaviourSimulator simulator = new UserBehaviourSimulator(5, USERS, 0.8, 0, 1);
+        List<UserEvent> produced = new ArrayList<>(); // in the order they were produced: each user's order in the job
+
+        ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
+                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--topic.events", events, "--topic.predictions", predictionsTopic,
+                "--topic.dead-letters", "dead-letters-" + suffix,
+                "--kafka.group-id", "remote-" + suffix,
+                "--checkpoint.interval", "1s",
+                "--model.uri", server.modelUri(),
+                "--model.fallback-uri", CommittedModel.uri(),
+                "--model.remote.breaker.window", "10",
+                "--model.remote.breaker.open-for", "2s");
+        StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
+        env.setParallelism(2);
+        ContextInferenceJob.buildPipeline(ContextInferenceJob.kafkaInput(env, settings),
+                ContextInferenceJob.predictionSink(settings), ContextInferenceJob.deadLetterSink(settings), settings);
+        JobClient job = env.executeAsync("remote-inference-it");
+        List<Prediction> predictions;
+        try {
+            produce(events, simulate(simulator, "up", 600), produced);
+            awaitPredictions(predictionsTopic, produced.size());
+
+            server.stop();
+            produce(events, simulate(simulator, "down", 600), produced);
+            awaitPredictions(predictionsTopic, produced.size());
+
+            server.start();
+            long back = System.currentTimeMillis();
+            // The breaker lets probes through 2 s after it opened; then the server answers again.
+            List<Prediction> servedAgain = List.of();
+            for (int round = 0; round < 20 && servedAgain.isEmpty(); round++) {
+                produce(events, simulate(simulator, "back" + round, 50), produced);
+                Thread.sleep(1_000);
+                servedAgain = decode(kafka.readAllCommitted(predictionsTopic)).stream()
+                        .filter(p -> p.getEventId().startsWith("back") && "remote".equals(p.getServedBy())).toList();
+            }
+            assertThat(servedAgain).as("answers of the server after its return").isNotEmpty();
+            assertThat(servedAgain.stream().mapToLong(Prediction::getPredictTimeMillis).min().orElseThrow() - back)
+                    .as("ms from the server's return to its first answer").isLessThan(10_000);
+            produce(events, simulate(simulator, "after", 600), produced);
+            awaitPredictions(predictionsTopic, produced.size());
+            Thread.sleep(2_000); // one more checkpoint: nothing may turn up twice
+            predictions = decode(kafka.readAllCommitted(predictionsTopic));
+            assertThat(failovers(miniCluster, job)).as("job restarts").isZero();
+        } finally {
+            job.cancel().get();
+            if (!serverRunning()) {
+                server.start();
+            }
+        }
+
+        List<UserEvent> all = produced;
+        Map<String, Long> perEvent = predictions.stream().collect(Collectors.groupingBy(Prediction::getEventId,
+                Collectors.counting()));
+        assertThat(perEvent.values()).as("predictions per event").allMatch(n -> n == 1);
+        assertThat(perEvent.keySet()).containsExactlyInAnyOrderElementsOf(all.stream().map(UserEvent::getEventId).toList());
+
+        Predicate<Prediction> byServer = p -> "remote".equals(p.getServedBy()) && !p.getFallback();
+        assertThat(predictions).filteredOn(p -> p.getEventId().startsWith("up-")).as("before the outage")
+                .allMatch(byServer);
+        assertThat(predictions).filteredOn(p -> p.getEventId().startsWith("after-")).as("after the return")
+                .allMatch(byServer);
+        List<Prediction> outage = predictions.stream().filter(p -> p.getEventId().startsWith("down-")).toList();
+        assertThat(outage).as("during the outage").allSatisfy(p -> {
+            assertThat(p.getFallback()).isTrue();
+            assertThat(p.getServedBy()).isEqualTo("local");
+            assertThat(p.getFallbackReason()).startsWith("remote ");
+        });
+        assertThat(outage).as("the open breaker answers at once").anyMatch(p -> p.getFallbackReason().contains("circuit breaker open"));
+        // Whoever answered, it was the same model: every score is the one a failure-free replay gets.
+        assertThat(differentFromAReplay(predictions, all)).isZero();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+
+    private static boolean serverRunning() {
+        try (var socket = new java.net.Socket()) {
+            socket.connect(new java.net.InetSocketAddress("127.0.0.1",
+                    java.net.URI.create(server.baseUrl()).getPort()), 500);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static List<UserEvent> simulate(UserBehaviourSimulator simulator, String prefix, int count) {
+        List<UserEvent> events = new ArrayList<>();
+        long now = System.currentTimeMillis();
+        for (int i = 0; i < count; i++) {
+            events.add(simulator.next(prefix + "-" + i, now + i));
+        }
+        return events;
+    }
+
+    private static void produce(String topic, List<UserEvent> events, List<UserEvent> produced) throws Exception {
+        produced.addAll(events);
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        for (UserEvent e : events) {
+            records.add(new ProducerRecord<>(topic, e.getUserId().getBytes(StandardCharsets.UTF_8), avro(e)));
+        }
+        kafka.produce(topic, records);
+    }
+
+    private static void awaitPredictions(String topic, int expected) throws IOException {
+        assertThat(decode(kafka.readCommitted(topic, expected, Duration.ofSeconds(120))).size())
+                .as("predictions within 120 s").isGreaterThanOrEqualTo(expected);
+    }
+
+    private static int failovers(MiniCluster miniCluster, JobClient job) throws Exception {
+        int n = 0;
+        for (var ignored : miniCluster.getExecutionGraphInfo(job.getJobID()).get().getExceptionHistory()) {
+            n++;
+        }
+        return n;
+    }
+
+    /** Predictions whose scores differ from the committed model's for a straight replay of each user's events. */
+    private static long differentFromAReplay(List<Prediction> predictions, List<UserEvent> events) throws Exception {
+        Map<String, UserContext> contexts = new HashMap<>();
+        Map<String, float[]> features = new HashMap<>();
+        for (UserEvent e : events) {
+            UserContext context = contexts.computeIfAbsent(e.getUserId(), u -> new UserContext());
+            context.add(e);
+            features.put(e.getEventId(), FeatureExtractor.extract(context, e));
+        }
+        long different = 0;
+        try (DjlModel model = DjlModel.load(CommittedModel.modelFile(), ModelMetadata.read(CommittedModel.metadataFile()));
+             BatchScorer predictor = model.newPredictor()) {
+            for (Prediction p : predictions) {
+                float[] want = predictor.score(new float[][] {features.get(p.getEventId())})[0];
+                for (int k = 0; k < want.length; k++) {
+                    if (Math.abs(p.getScores().get(k) - want[k]) > 1e-4f) {
+                        different++;
+                        break;
+                    }
+                }
+            }
+        }
+        return different;
+    }
+
+    private static List<Prediction> decode(List<ConsumerRecord<byte[], byte[]>> records) throws IOException {
+        SpecificDatumReader<Prediction> reader = new SpecificDatumReader<>(Prediction.class);
+        List<Prediction> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            out.add(reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null)));
+        }
+        return out;
+    }
+}
