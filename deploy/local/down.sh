@@ -37,6 +37,7 @@ for f in "$PIDS"/taskmanager-*.pid; do
   PART=flink stop_part "$(basename "$f" .pid)"
 done
 PART=flink stop_part jobmanager
+PART=model-server stop_part model-server
 PART=s3 stop_part s3
 PART=kafka stop_part kafka
 rm -f "$RUN"/*.jobid "$RUN"/jar-*.id

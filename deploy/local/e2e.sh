@@ -100,10 +100,10 @@ for ((p = p_lo; p <= p_hi; p++)); do
 done
 if [[ -n "$prom" ]]; then
   names="$(grep -oE '^[A-Za-z0-9_]+' <<<"$m" | sort -u)"
-  served="$(grep '^flink_taskmanager_job_task_operator_inference_predictions{' <<<"$m" | awk '{s += $NF} END {printf "%d", s}')"
+  served="$(grep '^flink_taskmanager_job_task_operator_inference_lane_predictions{' <<<"$m" | awk '{s += $NF} END {printf "%d", s}')"
   if [[ "${served:-0}" -gt 0 ]]; then
-    pass "Prometheus :$prom serves $(wc -l <<<"$names") inference metrics of the job, inference_predictions = $served"
-  else failc "Prometheus :$prom: inference metrics present but inference_predictions is ${served:-absent}"; fi
+    pass "Prometheus :$prom serves $(wc -l <<<"$names") inference metrics of the job, inference_lane_predictions = $served"
+  else failc "Prometheus :$prom: inference metrics present but inference_lane_predictions is ${served:-absent}"; fi
 else failc "no flink_taskmanager_job_task_operator_*inference* metric of job $JID on ports $PROM_PORTS"; fi
 
 # 6. the web UI
@@ -141,6 +141,42 @@ if sp="$(stop_with_savepoint "$JID" 120 2>"$LOGS/e2e-savepoint.log")"; then
 else
   failc "stop-with-savepoint failed: $(tail -n 1 "$LOGS/e2e-savepoint.log")"
 fi
+# 8. remote backend: the model server killed for 30 s mid-run, then started again
+breaker_states() { # the remoteBreakerState gauges of the running job, from every TaskManager endpoint
+  local p lo hi
+  IFS=- read -r lo hi <<<"$PROM_PORTS"
+  for ((p = lo; p <= hi; p++)); do
+    curl -s --max-time 2 "http://127.0.0.1:$p/metrics" 2>/dev/null | grep '^flink_taskmanager_job_task_operator_inference_lane_remoteBreakerState{' || true
+  done | awk '{print $NF}' | sort | uniq -c | tr '\n' ' '
+}
+if [[ "$MODEL_BACKEND" == remote ]]; then
+  JID="$(job_id_by_name "$JOB_NAME")"
+  if out="$(predictions_tool tail 100 90 2>&1)" && grep -q "servedBy {remote=" <<<"$out"; then
+    pass "the model server answers: $(head -n 1 <<<"$out")"
+  else failc "no predictions served by the model server: $(head -n 1 <<<"$out")"; fi
+  down_ms=$(date +%s%3N)
+  PART=model-server stop_part model-server KILL >>"$LOGS/e2e-outage.log" 2>&1
+  opened=""
+  for _ in $(seq 60); do
+    if breaker_states | grep -q ' 1.0'; then opened=$(( $(date +%s%3N) - down_ms )); break; fi
+    sleep 0.5
+  done
+  [[ -n "$opened" ]] && pass "model server killed: a circuit breaker opened ${opened} ms later ($(breaker_states))" \
+    || failc "model server killed: no circuit breaker opened within 30 s ($(breaker_states))"
+  if out="$(predictions_tool served-after local "$down_ms" 60 2>&1)"; then pass "while it is down the in-process model answers: $out"
+  else failc "while it is down: $out"; fi
+  sleep $(( 30 - ($(date +%s%3N) - down_ms) / 1000 ))
+  ( UP_FUNCTIONS_ONLY=1 source "$LOCAL_DIR/up.sh" && start_model_server && PART=model-server wait_until model-server \
+      "$LOGS/model-server.log" 90 model_server_ready ) >>"$LOGS/e2e-outage.log" 2>&1
+  back_ms=$(date +%s%3N)
+  if out="$(predictions_tool served-after remote "$back_ms" 60 2>&1)"; then
+    ms="$(grep -o 'made [0-9]* ms' <<<"$out" | grep -o '[0-9]*')"
+    [[ "${ms:-99999}" -lt 10000 ]] && pass "30 s later the server is back: its answers resume, the first $ms ms after its return" \
+      || failc "the server's answers resumed only $ms ms after its return"
+  else failc "after the server's return: $out"; fi
+  check_no_restarts "$JID" "job through the outage"
+fi
+
 if [[ "$DELIVERY" == exactly-once ]]; then
   if out="$(predictions_tool dups 180 "$TOPIC_EVENTS" 2>&1)"; then pass "exactly-once: $(head -n 1 <<<"$out")"
   else failc "exactly-once: $(head -n 2 <<<"$out" | tr '\n' ' ')"; fi

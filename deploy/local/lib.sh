@@ -17,6 +17,9 @@ JOB_JAR="${JOB_JAR:-$REPO_DIR/jobs/target/flink-ai-jobs.jar}"
 JAVA="${JAVA:-java}"
 TOOLS="$LOCAL_DIR/tools"
 
+MODEL_SERVER="$REPO_DIR/deploy/model-server/server.py"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+
 # Flink 2.x on Java 17 needs the module flags flink-dist's scripts pass.
 FLINK_MODULE_OPTS=(
   --add-exports=java.base/sun.net.util=ALL-UNNAMED
@@ -187,9 +190,11 @@ run_jar() {
 }
 
 main_job_args() {
+  local model=(--model.uri "$MODEL_URI")
+  [[ "$MODEL_BACKEND" == remote ]] && model=(--model.uri "$MODEL_SERVER_URI" --model.fallback-uri "$MODEL_URI")
   printf '%s\n' --kafka.bootstrap-servers "$KAFKA_BOOTSTRAP" --topic.events "$TOPIC_EVENTS" \
     --topic.predictions "$TOPIC_PREDICTIONS" --topic.dead-letters "$TOPIC_DEAD_LETTERS" --delivery "$DELIVERY" \
-    --checkpoint.interval "$CHECKPOINT_INTERVAL" --model.uri "$MODEL_URI" --s3.endpoint "$S3_ENDPOINT" \
+    --checkpoint.interval "$CHECKPOINT_INTERVAL" "${model[@]}" --s3.endpoint "$S3_ENDPOINT" \
     --s3.access-key "$S3_ACCESS_KEY" --s3.secret-key "$S3_SECRET_KEY"
   # shellcheck disable=SC2086 # JOB_ARGS is a list of words: --key value ...
   [[ -z "${JOB_ARGS:-}" ]] || printf '%s\n' $JOB_ARGS
@@ -201,7 +206,7 @@ generator_args() {
 # The stack.env variable behind each job argument, so that a refused value is reported as what the user set.
 declare -A ARG_VARIABLE=([kafka.bootstrap-servers]=KAFKA_PORT [topic.events]=TOPIC_EVENTS
   [topic.predictions]=TOPIC_PREDICTIONS [topic.dead-letters]=TOPIC_DEAD_LETTERS [delivery]=DELIVERY
-  [checkpoint.interval]=CHECKPOINT_INTERVAL [model.uri]=MODEL_PREFIX [s3.endpoint]=S3_PORT
+  [checkpoint.interval]=CHECKPOINT_INTERVAL [model.uri]=MODEL_PREFIX [model.fallback-uri]=MODEL_PREFIX [s3.endpoint]=S3_PORT
   [s3.access-key]=S3_ACCESS_KEY [s3.secret-key]=S3_SECRET_KEY [rate]=EVENT_RATE [users]=EVENT_USERS)
 
 # check_settings <job class> <args...>: the job's own check of its arguments (dev.flinkai.jobs.CheckSettings), run

@@ -10,17 +10,23 @@ T0=$SECONDS
 mkdir -p "$LOGS" "$DATA" "$CONF" "$PIDS"
 
 # --- 0. tools: a fresh Debian machine may lack some; install them when we can, else say which -------------------
+case "$MODEL_BACKEND" in
+  in-process|remote) ;;
+  *) PART=settings die "MODEL_BACKEND=$MODEL_BACKEND (deploy/local/stack.env or the environment) must be in-process or remote" ;;
+esac
 missing=()
 for tool in java mvn curl jq; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-if ((${#missing[@]})); then
-  declare -A package=([java]=openjdk-17-jdk-headless [mvn]=maven [curl]=curl [jq]=jq)
+# The model server (MODEL_BACKEND=remote, and the tests of `mvn -B verify`) runs on Debian's Python packages.
+PY_PACKAGES=(python3-torch python3-fastapi python3-uvicorn python3-httptools python3-uvloop)
+py_missing=()
+for p in "${PY_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || py_missing+=("$p"); done
+if ((${#py_missing[@]})); then
   if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
-    PART=tools log "installing ${missing[*]} with apt-get"
-    apt-get update -qq >"$LOGS/apt.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      $(for t in "${missing[@]}"; do echo "${package[$t]}"; done) >>"$LOGS/apt.log" 2>&1 \
-      || fail tools "$LOGS/apt.log" "apt-get install of ${missing[*]} failed"
-  else
-    echo "up.sh needs: ${missing[*]} (Debian packages: $(for t in "${missing[@]}"; do echo -n "${package[$t]} "; done))" >&2
+    PART=tools log "installing ${py_missing[*]} with apt-get (for the model server)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${py_missing[@]}"; } \
+      >"$LOGS/apt-model-server.log" 2>&1 || fail tools "$LOGS/apt-model-server.log" "apt-get install failed"
+  elif [[ "$MODEL_BACKEND" == remote ]]; then
+    echo "MODEL_BACKEND=remote needs the Debian packages ${py_missing[*]}" >&2
     exit 1
   fi
 fi
@@ -107,6 +113,18 @@ EOF
       --properties "$CONF/s3/s3proxy.conf"
   fi
 }
+
+# --- 3b. model server (MODEL_BACKEND=remote): the committed model behind the Open Inference Protocol ------------
+start_model_server() {
+  local PART=model-server logf="$LOGS/model-server.log"
+  if pid_of model-server >/dev/null; then log "running (pid $(pid_of model-server))"; return 0; fi
+  port_open "$MODEL_SERVER_HOST" "$MODEL_SERVER_PORT" && fail model-server "$logf" "port $MODEL_SERVER_PORT is taken by a process this stack did not start: $(port_owner $MODEL_SERVER_PORT)"
+  log "starting on $MODEL_SERVER_URI"
+  # the marker is an argument the server ignores, so pid_of can recognise the process
+  OMP_NUM_THREADS=1 launch model-server "$logf" "$PYTHON" "$MODEL_SERVER" --model "$REPO_DIR/notebooks/model/next_event_mlp.pt" \
+    --host "$MODEL_SERVER_HOST" --port "$MODEL_SERVER_PORT" "--label=-Dflinkai.local.part=model-server"
+}
+model_server_ready() { curl -sf --max-time 2 "http://$MODEL_SERVER_HOST:$MODEL_SERVER_PORT/v2/health/ready" >/dev/null; }
 
 # --- 4. Flink session cluster -------------------------------------------------------------------------------------
 write_flink_conf() {
@@ -270,6 +288,7 @@ fi
 
 start_kafka
 start_s3
+[[ "$MODEL_BACKEND" == remote ]] && start_model_server
 write_flink_conf
 start_jobmanager
 start_taskmanager 1
@@ -277,10 +296,11 @@ start_taskmanager 1
 # --- 5. wait for each part ----------------------------------------------------------------------------------------
 PART=kafka wait_until kafka "$LOGS/kafka.log" 90 port_open "$KAFKA_HOST" "$KAFKA_PORT"
 PART=s3 wait_until s3 "$LOGS/s3.log" 60 port_open "$S3_HOST" "$S3_PORT"
+[[ "$MODEL_BACKEND" == remote ]] && PART=model-server wait_until model-server "$LOGS/model-server.log" 90 model_server_ready
 PART=jobmanager wait_until jobmanager "$LOGS/jobmanager.log" 90 rest_get /overview
 PART=taskmanager-1 wait_until taskmanager-1 "$LOGS/taskmanager-1.log" 90 \
   bash -c "curl -sf --max-time 5 $FLINK_URL/taskmanagers | jq -e '.taskmanagers | length > 0'"
-PART=stack log "kafka, s3, jobmanager, taskmanager up ($((SECONDS - T0)) s)"
+PART=stack log "kafka, s3, $([[ "$MODEL_BACKEND" == remote ]] && echo 'model server, ')jobmanager, taskmanager up ($((SECONDS - T0)) s)"
 
 # --- 6. topics, buckets, model -------------------------------------------------------------------------------------
 # Topics, buckets and the model are checked once per start of the broker and the S3 store (stamps in run/), so a
@@ -377,6 +397,7 @@ cat <<EOF
 
 Local stack up in $((SECONDS - T0)) s.
   Flink web UI:   $FLINK_URL   (job $MAIN_JID)
+  Model:          $([[ "$MODEL_BACKEND" == remote ]] && echo "$MODEL_SERVER_URI (falls back to $MODEL_URI in-process)" || echo "$MODEL_URI, in-process")
   Metrics:        curl -s http://127.0.0.1:9250/metrics | grep '^flink_taskmanager_job_task_operator_inference_'
                   (Prometheus format; JobManager on 9249, TaskManagers from 9250)
   S3:             $S3_ENDPOINT  (access key $S3_ACCESS_KEY, secret in deploy/local/stack.env)

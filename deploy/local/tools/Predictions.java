@@ -10,6 +10,7 @@
 //       or missing modelVersion
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
+import org.apache.avro.Schema;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -23,6 +24,36 @@ import java.util.*;
 import java.util.stream.Collectors;
 
 public class Predictions {
+
+    /**
+     * Reads predictions of this version and of the versions before servedBy existed (11 fields): the topic may hold
+     * both after an upgrade, and a record carries no schema, so the shorter one is read with its own writer schema.
+     */
+    static final class PredictionReader {
+        private final SpecificDatumReader<Prediction> current = new SpecificDatumReader<>(Prediction.class);
+        private final SpecificDatumReader<Prediction> released;
+
+        PredictionReader() {
+            Schema now = Prediction.getClassSchema();
+            List<Schema.Field> fields = new ArrayList<>();
+            for (Schema.Field f : now.getFields()) {
+                if (!f.name().equals("servedBy")) fields.add(new Schema.Field(f, f.schema()));
+            }
+            released = new SpecificDatumReader<>(Schema.createRecord(now.getName(), now.getDoc(), now.getNamespace(), false,
+                    fields), now);
+        }
+
+        Prediction read(byte[] value) throws java.io.IOException {
+            try {
+                var decoder = DecoderFactory.get().binaryDecoder(value, null);
+                Prediction p = current.read(null, decoder);
+                if (decoder.isEnd()) return p;
+            } catch (java.io.IOException | RuntimeException olderLayout) {
+                // fall through
+            }
+            return released.read(null, DecoderFactory.get().binaryDecoder(value, null));
+        }
+    }
     interface RecordHandler { void handle(ConsumerRecord<byte[], byte[]> r) throws Exception; }
 
     /** Reads the assigned partitions from the beginning up to their end offsets at call time. */
@@ -44,7 +75,7 @@ public class Predictions {
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
-        SpecificDatumReader<Prediction> reader = new SpecificDatumReader<>(Prediction.class);
+        PredictionReader reader = new PredictionReader();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(20)).stream()
                     .map(i -> new TopicPartition(topic, i.partition())).toList();
@@ -53,7 +84,7 @@ public class Predictions {
                 c.seekToEnd(parts);
                 while (true) {
                     for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
-                        System.out.println(reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null)));
+                        System.out.println(reader.read(r.value()));
                     }
                 }
             } else if (mode.equals("tail")) {
@@ -63,20 +94,43 @@ public class Predictions {
                 parts.forEach(c::position);
                 int n = 0, noVersion = 0;
                 Map<String, Integer> versions = new TreeMap<>();
+                Map<String, Integer> servedBy = new TreeMap<>();
                 Prediction last = null;
                 while (n < want && System.currentTimeMillis() < deadline) {
                     for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
-                        Prediction pr = reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null));
+                        Prediction pr = reader.read(r.value());
                         n++;
                         last = pr;
                         String v = pr.getModelVersion() == null ? "" : pr.getModelVersion().toString();
                         if (v.isEmpty()) noVersion++;
                         versions.merge(v, 1, Integer::sum);
+                        servedBy.merge(String.valueOf(pr.getServedBy()), 1, Integer::sum);
                     }
                 }
-                System.out.println("new predictions " + n + ", by modelVersion " + versions + ", without modelVersion " + noVersion);
+                System.out.println("new predictions " + n + ", by modelVersion " + versions + ", servedBy " + servedBy
+                        + ", without modelVersion " + noVersion);
                 if (last != null) System.out.println("last: " + last);
                 System.exit(n >= want && noVersion == 0 ? 0 : 1);
+            } else if (mode.equals("served-after")) {
+                // served-after <servedBy> <since epoch ms> <timeout s>: the first new prediction served by <servedBy>
+                // and made at or after <since>; prints how long after <since> it was made.
+                String who = args[3];
+                long since = Long.parseLong(args[4]);
+                long deadline = System.currentTimeMillis() + Long.parseLong(args[5]) * 1000;
+                c.seekToEnd(parts);
+                parts.forEach(c::position);
+                while (System.currentTimeMillis() < deadline) {
+                    for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                        Prediction pr = reader.read(r.value());
+                        if (who.equals(String.valueOf(pr.getServedBy())) && pr.getPredictTimeMillis() >= since) {
+                            System.out.println("first prediction served by " + who + " made "
+                                    + (pr.getPredictTimeMillis() - since) + " ms after " + since);
+                            System.exit(0);
+                        }
+                    }
+                }
+                System.out.println("no prediction served by " + who + " made after " + since);
+                System.exit(1);
             } else if (mode.equals("dups")) {
                 long deadline = System.currentTimeMillis() + Long.parseLong(args[3]) * 1000;
                 String eventsTopic = args.length > 4 ? args[4] : null;
@@ -85,14 +139,16 @@ public class Predictions {
                 Map<String, Integer> predicted = new HashMap<>();
                 long[] n = new long[3]; // predictions, without modelVersion, fallback
                 Map<String, Long> versions = new TreeMap<>();
+                Map<String, Long> servedBy = new TreeMap<>();
                 boolean complete = readAll(c, parts, deadline, r -> {
-                    Prediction pr = reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null));
+                    Prediction pr = reader.read(r.value());
                     n[0]++;
                     predicted.merge(pr.getEventId() + "|" + pr.getUserId() + "|" + pr.getEventTimeMillis(), 1, Integer::sum);
                     String v = pr.getModelVersion() == null ? "" : pr.getModelVersion().toString();
                     if (v.isEmpty()) n[1]++;
                     if (pr.getFallback()) n[2]++;
                     versions.merge(v, 1L, Long::sum);
+                    servedBy.merge(String.valueOf(pr.getServedBy()), 1L, Long::sum);
                 });
                 Map<String, Integer> events = new HashMap<>();
                 if (eventsTopic != null) {
@@ -123,6 +179,7 @@ public class Predictions {
                         + (eventsTopic == null ? "" : " (input events read " + events.size() + ", input duplicates " + sameIdTwice
                                 + ", older than 30 s without prediction " + unanswered + ")")
                         + ", without modelVersion " + n[1] + ", fallback " + n[2] + ", by modelVersion " + versions
+                        + ", servedBy " + servedBy
                         + (complete ? "" : ", INCOMPLETE read (timeout)"));
                 if (!dups.isEmpty()) System.out.println("first duplicates: " + dups.stream().limit(10).collect(Collectors.joining(", ")));
                 System.exit(dups.isEmpty() && n[1] == 0 && complete && n[0] > 0 ? 0 : 1);
