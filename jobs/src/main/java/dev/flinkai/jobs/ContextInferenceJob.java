@@ -168,11 +168,10 @@ public final class ContextInferenceJob {
         DataStream<List<ScoringRequest>> batches = PipelineOperator.MICRO_BATCHES.on(BatchingInferenceFunction.batches(
                 requests, settings.maxBatchSize, settings.maxBatchWait,
                 settings.priorityLane ? settings.priorityMaxWait : null));
-        BatchingInferenceFunction.Lanes lanes = new BatchingInferenceFunction.Lanes(
-                settings.shedLoad ? settings.inferenceCapacity : 0, settings.priorityLane, settings.priorityBatchesInFlight());
+        BatchingInferenceFunction.Lanes lanes = settings.lanes();
         BatchingInferenceFunction inference = new BatchingInferenceFunction(settings.modelSettings(), clients,
                 FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), settings.inferenceTimeout, lanes);
         return PipelineOperator.MODEL_INFERENCE.on(BatchingInferenceFunction.apply(batches, inference,
-                settings.asyncCapacity(), new AvroTypeInfo<>(Prediction.class)));
+                lanes.asyncCapacity(), new AvroTypeInfo<>(Prediction.class)));
     }
 }

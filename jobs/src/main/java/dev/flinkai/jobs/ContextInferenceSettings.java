@@ -2,6 +2,7 @@ package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.ContextInferenceOptions.Delivery;
 import dev.flinkai.operators.config.Settings;
+import dev.flinkai.operators.inference.BatchingInferenceFunction;
 import dev.flinkai.operators.inference.InferenceOptions;
 import dev.flinkai.operators.inference.ModelSettings;
 import dev.flinkai.operators.inference.remote.OipModelClient;
@@ -100,7 +101,7 @@ public final class ContextInferenceSettings implements Serializable {
         fallbackUri = s.get(InferenceOptions.FALLBACK_URI);
         remotePolicy = new ResilientModelClient.Policy(s.positive(InferenceOptions.REMOTE_TIMEOUT),
                 s.atLeast(InferenceOptions.REMOTE_MAX_ATTEMPTS, 1), s.positive(InferenceOptions.REMOTE_RETRY_BACKOFF),
-                s.atLeast(InferenceOptions.REMOTE_MAX_CONCURRENT_CALLS, 1), s.atLeast(InferenceOptions.REMOTE_RATE_LIMIT, 0),
+                s.atLeast(InferenceOptions.REMOTE_MAX_CONCURRENT_CALLS, 0), s.atLeast(InferenceOptions.REMOTE_RATE_LIMIT, 0),
                 percent(s, InferenceOptions.REMOTE_BREAKER_FAILURE_RATE),
                 percent(s, InferenceOptions.REMOTE_BREAKER_SLOW_CALL_RATE),
                 s.positive(InferenceOptions.REMOTE_BREAKER_SLOW_CALL), s.atLeast(InferenceOptions.REMOTE_BREAKER_WINDOW, 1),
@@ -158,7 +159,7 @@ public final class ContextInferenceSettings implements Serializable {
         return delivery == DeliveryGuarantee.EXACTLY_ONCE;
     }
 
-    /** The normal lane's model client settings: the model, S3 access, scoring threads, the remote policy. */
+    /** The model client's settings: the model, S3 access, scoring threads, the remote policy (per lane: lanes()). */
     public ModelSettings modelSettings() {
         return ModelSettings.forModel(modelUri)
                 .s3(s3Endpoint, s3AccessKey, s3SecretKey)
@@ -166,8 +167,7 @@ public final class ContextInferenceSettings implements Serializable {
                 .fallbackUri(fallbackUri)
                 .remotePolicy(remotePolicy)
                 .remoteGzip(remoteGzip)
-                // Never block the task thread: the async operator already bounds what is in flight.
-                .queueCapacity(asyncCapacity());
+                .queueCapacity(batchesInFlight());
     }
 
     /** inference.capacity counts requests; the async operator counts batches. */
@@ -175,17 +175,9 @@ public final class ContextInferenceSettings implements Serializable {
         return batches(inferenceCapacity);
     }
 
-    /** Batches the priority lane holds at most. */
-    public int priorityBatchesInFlight() {
-        return priorityLane ? batches(priorityCapacity) : 0;
-    }
-
-    /**
-     * The async operator's capacity in batches, both lanes. A shedding normal lane answers at once above its capacity,
-     * so the operator gets room for twice that and never blocks the task thread on it.
-     */
-    public int asyncCapacity() {
-        return batchesInFlight() * (shedLoad ? 2 : 1) + priorityBatchesInFlight();
+    /** The lanes of the inference operator, in model calls: its capacity is {@code lanes().asyncCapacity()}. */
+    public BatchingInferenceFunction.Lanes lanes() {
+        return new BatchingInferenceFunction.Lanes(batchesInFlight(), shedLoad, priorityLane ? priorityCapacity : 0);
     }
 
     private int batches(int requests) {

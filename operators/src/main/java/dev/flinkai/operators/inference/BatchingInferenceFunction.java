@@ -50,9 +50,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Lanes ({@link Lanes}): with a priority lane, batches of priority requests ({@code priority > 0}; the micro-batcher
  * never mixes lanes in a batch) go to a model client of their own, so they never wait behind normal batches for a
- * model worker or a connection. A shedding normal lane answers a batch at once with fallbacks ("shed: ...") instead of
- * calling its client while that many requests already wait for the model: under overload (a model slower than the
- * input) normal traffic degrades instead of holding the stream back, priority traffic included.
+ * model worker or a connection. Each lane's client may hold as many calls as the lane has batches in flight. A
+ * shedding normal lane answers a batch at once with fallbacks ("shed: ...") instead of calling its client while all
+ * of its calls are taken: under overload (a model slower than the input) normal traffic degrades instead of holding
+ * the stream back, priority traffic included (the async operator then needs room for the shed batches too).
  *
  * <p>Metrics, per lane in the group {@code inference.lane} (label {@code lane}: normal, priority): histograms
  * {@code batchSize} (requests per model call), {@code latencyMicros} (per batch: asyncInvoke to completion, any
@@ -67,14 +68,22 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     private static final int HISTOGRAM_WINDOW = 10_000;
 
     /**
-     * How the function splits its work.
+     * How the function splits its work, in model calls (batches) in flight per subtask.
      *
-     * @param shedAbove     requests waiting for the model above which the normal lane sheds new batches; 0: never
-     * @param priorityLane  whether batches of priority requests get a client of their own
-     * @param priorityQueue batches the priority lane's client must hold at most (its share of the capacity)
+     * @param normalCalls   the normal lane's calls in flight at most
+     * @param shed          whether the normal lane sheds a batch when all its calls are taken (else the batch waits)
+     * @param priorityCalls the priority lane's calls in flight at most; 0: no priority lane
      */
-    public record Lanes(int shedAbove, boolean priorityLane, int priorityQueue) implements Serializable {
-        public static final Lanes ONE = new Lanes(0, false, 0);
+    public record Lanes(int normalCalls, boolean shed, int priorityCalls) implements Serializable {
+        /** One lane that never sheds. */
+        public static Lanes one(int calls) {
+            return new Lanes(calls, false, 0);
+        }
+
+        /** The async operator's capacity: every call, and room for the batches a shedding lane answers at once. */
+        public int asyncCapacity() {
+            return normalCalls * (shed ? 2 : 1) + priorityCalls;
+        }
     }
 
     private final ModelSettings settings;
@@ -88,10 +97,10 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     private transient Lane priority;
     private transient Map<ResultFuture<Prediction>, Batch> unanswered; // handed to a client, not yet answered
 
-    /** One lane: every batch goes to one client, nothing is shed. */
+    /** One lane: every batch goes to one client (as many calls as the settings' queue holds), nothing is shed. */
     public BatchingInferenceFunction(ModelSettings settings, ModelClientFactory clients, int featureCount,
                                      String featureLayout, Duration timeout) {
-        this(settings, clients, featureCount, featureLayout, timeout, Lanes.ONE);
+        this(settings, clients, featureCount, featureLayout, timeout, Lanes.one(settings.queueCapacity()));
     }
 
     /**
@@ -157,10 +166,11 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         MetricGroup inference = getRuntimeContext().getMetricGroup().addGroup("inference");
         unanswered = new ConcurrentHashMap<>();
         try {
-            normal = new Lane("normal", lanes.shedAbove(), clients, settings, "subtask-" + subtask, inference);
+            normal = new Lane("normal", lanes.shed() ? lanes.normalCalls() : 0, clients,
+                    settings.forCalls(lanes.normalCalls()), "subtask-" + subtask, inference);
             requireFits(normal.model, featureCount, featureLayout);
-            if (lanes.priorityLane()) {
-                priority = new Lane("priority", 0, clients, settings.copy().queueCapacity(Math.max(1, lanes.priorityQueue())),
+            if (lanes.priorityCalls() > 0) {
+                priority = new Lane("priority", 0, clients, settings.forCalls(lanes.priorityCalls()),
                         "subtask-" + subtask + "-priority", inference);
                 requireSameModel(normal.model, priority.model);
             }
@@ -168,8 +178,8 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
             close();
             throw e;
         }
-        LOG.info("Inference subtask {} serves {} {} from {} with {}{}", subtask, normal.model.name(),
-                normal.model.version(), settings.modelUri(), settings, lanes.priorityLane() ? ", priority lane" : "");
+        LOG.info("Inference subtask {} serves {} {} from {} with {} and {}", subtask, normal.model.name(),
+                normal.model.version(), settings.modelUri(), settings, lanes);
     }
 
     /**
@@ -216,12 +226,13 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
             complete(batch, refused);
             return;
         }
-        int waiting = lane.inFlight.get() - requests.size();
-        if (lane.shedAbove > 0 && waiting >= lane.shedAbove) {
-            answerWithPriors(batch, "shed: " + waiting + " requests already wait for the model");
+        if (lane.shedAbove > 0 && lane.calls.get() >= lane.shedAbove) {
+            answerWithPriors(batch, "shed: all " + lane.shedAbove + " calls to the model are taken");
             lane.shed.inc(scorable.size());
             return;
         }
+        lane.calls.incrementAndGet();
+        batch.calling = true;
         float[][] rows = new float[scorable.size()][];
         for (int i = 0; i < rows.length; i++) {
             rows[i] = scorable.get(i).features;
@@ -338,6 +349,9 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         }
         unanswered.remove(batch.future);
         batch.lane.inFlight.addAndGet(-batch.total);
+        if (batch.calling) {
+            batch.lane.calls.decrementAndGet();
+        }
         batch.lane.latencyMicros.update((System.nanoTime() - batch.startNanos) / 1_000);
         long now = System.currentTimeMillis();
         for (Prediction p : answers) {
@@ -351,8 +365,10 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     private static final class Lane {
         final ModelClient client;
         final ModelMetadata model;
+        /** Calls in flight above which a new batch is shed; 0: never. */
         final int shedAbove;
         final AtomicInteger inFlight = new AtomicInteger();
+        final AtomicInteger calls = new AtomicInteger();
         final Counter predictions;
         final Counter fallbacks;
         final Counter timeouts;
@@ -392,6 +408,8 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         final ResultFuture<Prediction> future;
         final long startNanos;
         CompletableFuture<ModelAnswer> call;
+        /** Counted in its lane's calls until it completes. */
+        boolean calling;
         private final AtomicBoolean done = new AtomicBoolean();
 
         Batch(Lane lane, List<ScoringRequest> scorable, List<Prediction> refused, int total,

@@ -44,13 +44,14 @@ public final class InferenceOptions {
     public static final ConfigOption<Duration> PRIORITY_MAX_WAIT = key("inference.priority.max-wait").durationType()
             .defaultValue(Duration.ofMillis(1))
             .withDescription("How long a priority micro-batch waits for more requests (0: none).");
-    public static final ConfigOption<Integer> PRIORITY_CAPACITY = key("inference.priority.capacity").intType()
-            .defaultValue(256)
-            .withDescription("Requests in flight per subtask reserved for the priority lane.");
+    public static final ConfigOption<Integer> PRIORITY_CAPACITY = key("inference.priority.calls").intType()
+            .defaultValue(16)
+            .withDescription("Model calls (micro-batches) in flight per subtask reserved for the priority lane.");
     public static final ConfigOption<Boolean> SHED_LOAD = key("inference.shed-load").booleanType().defaultValue(false)
-            .withDescription("When the normal lane already has inference.capacity requests waiting for the model, answer "
-                    + "new ones at once with fallbacks (\"shed: ...\") instead of holding the stream back: under "
-                    + "overload normal traffic degrades and priority traffic keeps flowing.");
+            .withDescription("When all of the normal lane's calls (inference.capacity / inference.max-batch-size) "
+                    + "wait for the model, answer new batches at once with the class priors (\"shed: ...\") instead "
+                    + "of holding the stream back: under overload normal traffic degrades and priority traffic keeps "
+                    + "flowing.");
 
     public static final ConfigOption<String> FALLBACK_URI = key("model.fallback-uri").stringType().noDefaultValue()
             .withDescription("For a remote `model.uri`: the model (path or `s3://`) run in-process when the endpoint does "
@@ -64,8 +65,10 @@ public final class InferenceOptions {
     public static final ConfigOption<Duration> REMOTE_RETRY_BACKOFF = key("model.remote.retry-backoff").durationType()
             .defaultValue(Duration.ofMillis(20)).withDescription("The first retry's wait; each next one doubles (±50 %).");
     public static final ConfigOption<Integer> REMOTE_MAX_CONCURRENT_CALLS = key("model.remote.max-concurrent-calls")
-            .intType().defaultValue(8)
-            .withDescription("Bulkhead: calls in flight per subtask and lane (also the pooled connections); more fail.");
+            .intType().defaultValue(0)
+            .withDescription("Bulkhead: calls in flight per subtask and lane (also the pooled connections); more fail "
+                    + "at once. 0: the lane's calls in flight (inference.capacity / inference.max-batch-size, "
+                    + "inference.priority.calls), so only the async operator's capacity bounds them.");
     public static final ConfigOption<Integer> REMOTE_RATE_LIMIT = key("model.remote.rate-limit").intType()
             .defaultValue(1000).withDescription("Calls per second per subtask and lane at most; more fail. 0: no limit.");
     public static final ConfigOption<Integer> REMOTE_BREAKER_FAILURE_RATE = key("model.remote.breaker.failure-rate")

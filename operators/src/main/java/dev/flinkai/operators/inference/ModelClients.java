@@ -35,9 +35,10 @@ public final class ModelClients {
                 : DjlModelClient.open(settings.withModelUri(settings.fallbackUri()), owner, metrics);
         try {
             ResilientModelClient.Policy policy = settings.remotePolicy();
+            int connections = policy.maxConcurrentCalls() > 0 ? policy.maxConcurrentCalls() : settings.queueCapacity();
             ModelClient remote = new ResilientModelClient(OipModelClient.open(settings.modelUri(),
-                    local == null ? null : local.metadata(), policy.maxConcurrentCalls(), CONNECT_TIMEOUT,
-                    policy.callTimeout(), settings.remoteGzip()), policy, owner, metrics);
+                    local == null ? null : local.metadata(), connections, CONNECT_TIMEOUT, policy.callTimeout(),
+                    settings.remoteGzip()), policy, owner, metrics);
             return local == null ? remote : new FallbackModelClient(remote, "remote", local, metrics);
         } catch (Exception | Error e) {
             if (local != null) {

@@ -121,6 +121,15 @@ public class ModelSettings implements Serializable {
                 .remotePolicy(remotePolicy).remoteGzip(remoteGzip);
     }
 
+    /**
+     * These settings for a lane of {@code calls} calls in flight: the in-process queue holds that many batches, and
+     * the remote bulkhead allows that many calls unless its own limit is lower.
+     */
+    public ModelSettings forCalls(int calls) {
+        int concurrent = remotePolicy.maxConcurrentCalls() > 0 ? Math.min(remotePolicy.maxConcurrentCalls(), calls) : calls;
+        return copy().queueCapacity(Math.max(1, calls)).remotePolicy(remotePolicy.withMaxConcurrentCalls(concurrent));
+    }
+
     /** These settings for another model, without a fallback of its own (e.g. for the fallback model itself). */
     public ModelSettings withModelUri(String uri) {
         return copy().modelUri(uri).fallbackUri(null);

@@ -559,7 +559,7 @@ class BatchingInferenceFunctionTest {
         CapturingTaskGroup metrics = new CapturingTaskGroup();
         BatchingInferenceFunction function = new BatchingInferenceFunction(settings(1), normalLaneGated(),
                 FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30),
-                new BatchingInferenceFunction.Lanes(0, true, 4));
+                new BatchingInferenceFunction.Lanes(4, false, 4));
         try (var harness = harness(function, 30_000, 100, metrics)) {
             harness.open();
             harness.processElement(requestsOfPriority(0, 8, 0), 0);
@@ -579,8 +579,8 @@ class BatchingInferenceFunctionTest {
     }
 
     /**
-     * A shedding lane answers a batch at once with the class priors when its limit of requests already waits for the
-     * model, instead of queueing it; the batches it took are answered by the model.
+     * A shedding lane answers a batch at once with the class priors when all its calls wait for the model, instead of
+     * queueing it; the batches it took are answered by the model.
      */
     @Test
     void aSheddingLaneAnswersAtOnceWhenTooManyRequestsWait() throws Exception {
@@ -589,17 +589,17 @@ class BatchingInferenceFunctionTest {
         CapturingTaskGroup metrics = new CapturingTaskGroup();
         BatchingInferenceFunction function = new BatchingInferenceFunction(settings(1), normalLaneGated(),
                 FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30),
-                new BatchingInferenceFunction.Lanes(8, false, 0));
+                new BatchingInferenceFunction.Lanes(2, true, 0));
         try (var harness = harness(function, 30_000, 100, metrics)) {
             harness.open();
             harness.processElement(requestsOfPriority(0, 4, 0), 0);
             harness.processElement(requestsOfPriority(4, 8, 0), 1);
-            harness.processElement(requestsOfPriority(8, 12, 0), 2); // 8 already wait: shed
+            harness.processElement(requestsOfPriority(8, 12, 0), 2); // both calls taken: shed
             List<Prediction> shed = awaitOutputs(harness, 4);
             assertThat(shed).extracting(Prediction::getEventId).containsExactlyInAnyOrder("ev-8", "ev-9", "ev-10", "ev-11");
             assertThat(shed).allSatisfy(p -> {
                 assertFallbackWithPriors(p);
-                assertThat(p.getFallbackReason()).isEqualTo("shed: 8 requests already wait for the model");
+                assertThat(p.getFallbackReason()).isEqualTo("shed: all 2 calls to the model are taken");
                 assertThat(p.getServedBy()).isEqualTo("priors");
             });
             assertThat(count(metrics.lane("normal"), "shed")).isEqualTo(4);

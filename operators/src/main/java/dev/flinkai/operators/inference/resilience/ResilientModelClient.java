@@ -56,10 +56,16 @@ import java.util.function.Supplier;
  */
 public final class ResilientModelClient implements ModelClient {
 
-    /** The resilience settings of one client. */
+    /** The resilience settings of one client; {@code maxConcurrentCalls} 0 means as many as the caller makes. */
     public record Policy(Duration callTimeout, int maxAttempts, Duration retryBackoff, int maxConcurrentCalls,
                          int callsPerSecond, float failureRatePercent, float slowCallRatePercent, Duration slowCall,
-                         int window, Duration openFor, int halfOpenCalls) implements java.io.Serializable {}
+                         int window, Duration openFor, int halfOpenCalls) implements java.io.Serializable {
+
+        public Policy withMaxConcurrentCalls(int calls) {
+            return new Policy(callTimeout, maxAttempts, retryBackoff, calls, callsPerSecond, failureRatePercent,
+                    slowCallRatePercent, slowCall, window, openFor, halfOpenCalls);
+        }
+    }
 
     private final ModelClient delegate;
     private final Bulkhead bulkhead;
@@ -78,7 +84,7 @@ public final class ResilientModelClient implements ModelClient {
     public ResilientModelClient(ModelClient delegate, Policy policy, String name, MetricGroup metrics) {
         this.delegate = delegate;
         this.bulkhead = Bulkhead.of(name, BulkheadConfig.custom()
-                .maxConcurrentCalls(policy.maxConcurrentCalls())
+                .maxConcurrentCalls(policy.maxConcurrentCalls() > 0 ? policy.maxConcurrentCalls() : Integer.MAX_VALUE)
                 .maxWaitDuration(Duration.ZERO)
                 .build());
         this.timeLimiter = TimeLimiter.of(name, TimeLimiterConfig.custom()
