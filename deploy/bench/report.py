@@ -18,6 +18,8 @@ TARGETS = {
     "ours_over_min_limit": (">=", 0.5, "ours >= 50 % of min(limit_kafka, limit_model)"),
     "p99_ms": ("<", 10.0, "p99 < 10 ms at half load, at-least-once"),
     "state_bytes_per_user": ("<", 1024, "< 1 KB of state per user"),
+    "remote_over_naive_remote": (">=", 5.0, "remote >= 5x naive_remote (events per CPU-second, TM + model server)"),
+    "overload_priority_p99_ms": ("<", 100.0, "priority p99 < 100 ms with the model server overloaded 2x"),
 }
 
 
@@ -62,6 +64,7 @@ def main(raw, out):
     latency = read(os.path.join(raw, "latency.json"))
     latency_low = read(os.path.join(raw, "latency_low.json"))
     state = read(os.path.join(raw, "state.json"))
+    overload = read(os.path.join(raw, "overload.json"))
 
     def best(pipe, key="events_per_cpu_s"):
         vals = [r.get(key) for r in throughput.get(pipe, {}).values() if r.get(key)]
@@ -71,6 +74,7 @@ def main(raw, out):
         return throughput.get(pipe, {}).get(str(par), {}).get(key)
 
     ours, naive, kafka = best("ours"), best("naive"), best("limit_kafka")
+    remote, naive_remote = best("remote"), best("naive_remote")
     model_rows = model.get("rows_per_cpu_s")
     limits = [v for v in (kafka, model_rows) if v]
     min_limit = min(limits) if limits else None
@@ -94,6 +98,11 @@ def main(raw, out):
         "p50_ms_low_rate": latency_low and latency_low.get("p50_ms"),
         "p99_ms_low_rate": latency_low and latency_low.get("p99_ms"),
         "ours_over_naive": ratio(ours, naive),
+        "remote_events_per_cpu_s": remote,
+        "naive_remote_events_per_cpu_s": naive_remote,
+        "remote_over_naive_remote": ratio(remote, naive_remote),
+        "overload_priority_p99_ms": overload and overload.get("priority", {}).get("p99_ms"),
+        "overload": overload,
         "min_limit_events_per_cpu_s": min_limit,
         "min_limit_is": None if not min_limit else ("limit_kafka" if min_limit == kafka else "limit_model"),
         "ours_over_min_limit": ratio(ours, min_limit),
@@ -147,10 +156,13 @@ def markdown(r):
              f"{' (+ local changes)' if s.get('git_dirty') else ''}.", "",
              "| pipeline | parallelism | events | wall s | TM CPU s | cores busy | events/s | events per TM CPU-s | fallbacks |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for pipe in plot.PIPELINES:
+    for pipe in plot.PIPELINES + ["remote", "naive_remote"]:
         for par, run in sorted(r["throughput"].get(pipe, {}).items()):
+            cpu = fmt(run.get('tm_cpu_s'), 2)
+            if run.get("server_cpu_s") is not None:
+                cpu += f" + {fmt(run.get('server_cpu_s'), 2)} (server)"
             lines.append(f"| {pipe} | {par} | {fmt(run.get('events'))} | {fmt(run.get('wall_s'), 2)} | "
-                         f"{fmt(run.get('tm_cpu_s'), 2)} | {fmt(run.get('tm_cores_busy'), 2)} | "
+                         f"{cpu} | {fmt(run.get('tm_cores_busy'), 2)} | "
                          f"{fmt(run.get('events_per_s'))} | **{fmt(run.get('events_per_cpu_s'))}** | "
                          f"{fmt(run.get('fallbacks'))} |")
     lm = r.get("limit_model") or {}
@@ -178,6 +190,14 @@ def markdown(r):
         lines += [f"For context, the same at a low fixed rate of {fmt(low.get('rate_achieved'))} events/s: p50 "
                   f"{low.get('p50_ms')} ms, p99 {low.get('p99_ms')} ms, p99.9 {low.get('p999_ms')} ms, max "
                   f"{low.get('max_ms')} ms ({fmt(low.get('count'))} predictions, missing {fmt(low.get('missing'))}).", ""]
+    ov = r.get("overload")
+    if ov:
+        pr, no = ov.get("priority", {}), ov.get("normal", {})
+        lines += [f"Overload (at-least-once, the model server answering each request after its delay, "
+                  f"{fmt(ov.get('rate_achieved'))} events/s): priority events p50 {pr.get('p50_ms')} ms, p99 "
+                  f"**{pr.get('p99_ms')} ms**, {fmt(pr.get('fallbacks'))} of {fmt(pr.get('count'))} not answered by the "
+                  f"server; normal events p50 {no.get('p50_ms')} ms, p99 {no.get('p99_ms')} ms, "
+                  f"{fmt(no.get('fallbacks'))} of {fmt(no.get('count'))} not answered by the server.", ""]
     st = r.get("state")
     if st:
         lines += [f"State: RocksDB live SST files of the user-context operator after {fmt(st.get('distinct_users'))} "

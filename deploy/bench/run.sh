@@ -5,7 +5,12 @@
 #               naive       (the job with one synchronous DJL call per event, bench.NaiveInferenceJob),
 #               ours        (ContextInferenceJob from the production jar), all over the same pre-filled topic;
 #               limit_model (raw DJL rows per CPU-second at the job's batch size, no Flink, bench.ModelLimitBench);
+#               remote and naive_remote (on request): ours scoring through the model server (deploy/model-server),
+#               and one HTTP request per event as Flink's ML_PREDICT providers do (bench.NaiveRemoteInferenceJob);
+#               their CPU counts the model server's too;
 #   latency     ours in at-least-once mode at half its p1 maximum rate (bench.LatencyProbe, HdrHistogram);
+#   overload    (--overload) ours through a model server that answers each request only after --overload-delay-ms,
+#               at --overload-rate with 5 % priority events, at-least-once: latency of each lane and who answered;
 #   state       RocksDB live SST bytes per user of ours after U distinct users (bench.StateSizeJob).
 # The bench.* classes are this folder's Maven module (deploy/bench/target/flink-ai-bench.jar), not the production jar.
 # Writes target/bench/results.json, results.md, results.png (raw measurements in target/bench/raw/); the history of
@@ -18,6 +23,7 @@
 # ours at 1M users, same build: 109,575 events per TM CPU-s with N=5M (a 25 s window), 120,807 with N=10M (47 s).
 # Options: --events N  --users U  --state-users S  --parallelism "1 2"  --pipelines "limit_kafka naive ours"
 #          --latency-seconds S  --latency-rate R (default: half of ours' p1 events/s)
+#          --pipelines may add remote, naive_remote; --overload [--overload-rate R] [--overload-delay-ms D]
 #          --latency-low-rate R (default 1000, 0: none)  --skip-latency  --skip-state  --no-build
 #          --tm-restart each|needed   a fresh TaskManager before every measured run (default), or only when its
 #                                     Metaspace is over 55 % full (see restart_tm)
@@ -36,6 +42,7 @@ PART=bench
 T_START=$SECONDS
 
 TM_EACH=1; LAT_LOW_RATE=1000; mode=full; N=""; U=""; SU=""; PARS="1 2"; PIPES="limit_kafka naive ours"; LAT_S=""; LAT_RATE=""; skip_latency=0; skip_state=0; build=1
+overload=0; OVERLOAD_RATE=2000; OVERLOAD_DELAY_MS=100; OVERLOAD_PRIORITY_SHARE=0.05
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) mode=quick; shift ;;
@@ -50,6 +57,9 @@ while [[ $# -gt 0 ]]; do
     --latency-low-rate) LAT_LOW_RATE="$2"; shift 2 ;;
     --skip-latency) skip_latency=1; shift ;;
     --skip-state) skip_state=1; shift ;;
+    --overload) overload=1; shift ;;
+    --overload-rate) OVERLOAD_RATE="$2"; shift 2 ;;
+    --overload-delay-ms) OVERLOAD_DELAY_MS="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --tm-restart) [[ "$2" == each ]] && TM_EACH=1 || TM_EACH=0; shift 2 ;;
     -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -173,7 +183,7 @@ restart_tm
 # --- 2. topics, pre-filled input ------------------------------------------------------------------------------------
 step "topics $TP-* (deleting earlier bench-* topics)"
 tool BenchTopics --bootstrap "$KAFKA_BOOTSTRAP" --delete-prefix bench- \
-  --create "$T_EVENTS:4,$T_OUT:4,$T_DL:1,$TP-latency-events:4,$TP-latency_low-events:4,$T_LAT_OUT:4,$T_STATE:4" >"$RAW/topics.log" 2>&1 \
+  --create "$T_EVENTS:4,$T_OUT:4,$T_DL:1,$TP-latency-events:4,$TP-latency_low-events:4,$TP-overload-events:4,$T_LAT_OUT:4,$T_STATE:4" >"$RAW/topics.log" 2>&1 \
   || { cat "$RAW/topics.log" >&2; die "topic creation failed"; }
 JAR_ID="$(upload_jar "$JOB_JAR")" || die "upload of $JOB_JAR failed"
 BENCH_JAR_ID="$(upload_jar "$BENCH_JAR")" || die "upload of $BENCH_JAR failed"
@@ -224,8 +234,25 @@ ENGINE_CACHE_DIR="$CACHE/djl" DJL_CACHE_DIR="$CACHE/djl" OMP_NUM_THREADS=1 \
 log "  $(jq -r '"\(.rows_per_cpu_s) rows per CPU-s at batch \(.batch_size); \(.batch_1.rows_per_cpu_s) at batch 1"' "$RAW/limit_model.json")"
 
 # --- 4. throughput runs ---------------------------------------------------------------------------------------------
-job_args() { # job_args <events topic> <output topic> <group> <delivery>
-  TOPIC_EVENTS="$1" TOPIC_PREDICTIONS="$2" TOPIC_DEAD_LETTERS="$T_DL" DELIVERY="$4" main_job_args
+# The model server of the remote pipelines: one process of this run's own, on its own port, stopped at the end.
+BENCH_SERVER_PORT="${BENCH_SERVER_PORT:-8002}"
+BENCH_SERVER_URI="http://127.0.0.1:$BENCH_SERVER_PORT/v2/models/next-event-mlp"
+SERVER_PID=""
+start_bench_server() {
+  [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null && return 0
+  OMP_NUM_THREADS=1 setsid "$PYTHON" "$MODEL_SERVER" --model "$REPO_DIR/notebooks/model/next_event_mlp.pt" \
+    --port "$BENCH_SERVER_PORT" >"$RAW/model-server.log" 2>&1 </dev/null &
+  SERVER_PID=$!
+  for _ in $(seq 120); do curl -sf --max-time 1 "http://127.0.0.1:$BENCH_SERVER_PORT/v2/health/ready" >/dev/null && return 0; sleep 0.5; done
+  die "the bench's model server did not come up ($RAW/model-server.log)"
+}
+trap '[[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null' EXIT
+remote_pipeline() { [[ "$1" == remote* || "$1" == naive_remote* ]]; }
+job_args() { # job_args <events topic> <output topic> <group> <delivery> [remote]
+  local backend=in-process
+  [[ "${5:-}" == remote ]] && backend=remote
+  MODEL_BACKEND="$backend" MODEL_SERVER_URI="$BENCH_SERVER_URI" \
+    TOPIC_EVENTS="$1" TOPIC_PREDICTIONS="$2" TOPIC_DEAD_LETTERS="$T_DL" DELIVERY="$4" main_job_args
   printf '%s\n' --kafka.group-id "$3" --inference.max-batch-size "$BENCH_BATCH"
   [[ -z "$BENCH_JOB_ARGS" ]] || printf '%s\n' $BENCH_JOB_ARGS
 }
@@ -248,11 +275,12 @@ prom_sum() {
 # measure <name> <entry class> <parallelism> <events topic> <expected records> <delivery> [extra jq merge]: one run
 measure() {
   local name="$1" cls="$2" par="$3" topic="$4" expected="$5" delivery="$6"
-  local group="$TP-$name" jid st
-  mapfile -t args < <(job_args "$topic" "$T_OUT" "$group" "$delivery")
+  local group="$TP-$name" jid st backend="" server=()
+  if remote_pipeline "$name"; then backend=remote; start_bench_server; server=(--server-pid "$SERVER_PID"); fi
+  mapfile -t args < <(job_args "$topic" "$T_OUT" "$group" "$delivery" "$backend")
   if [[ "$TM_EACH" == 1 ]]; then restart_tm; else fresh_tm_if_needed; fi
   tool ThroughputWatch --bootstrap "$KAFKA_BOOTSTRAP" --topic "$T_OUT" --expected "$expected" --tm-pid "$TM_PID" \
-    --clk-tck "$CLK_TCK" --timeout-seconds 1800 >"$RAW/$name.watch" 2>"$RAW/$name.watch.log" &
+    "${server[@]}" --clk-tck "$CLK_TCK" --timeout-seconds 1800 >"$RAW/$name.watch" 2>"$RAW/$name.watch.log" &
   local watcher=$!
   for _ in $(seq 200); do grep -q READY "$RAW/$name.watch" 2>/dev/null && break; sleep 0.1; done
   grep -q READY "$RAW/$name.watch" || die "ThroughputWatch did not start ($RAW/$name.watch.log)"
@@ -274,11 +302,11 @@ measure() {
   wait "$watcher" || die "$name: ThroughputWatch failed: $(tail -n 1 "$RAW/$name.watch")"
   local fallbacks timeouts predictions batch scrape="$RAW/$name.prom"
   prom_scrape "$scrape"
-  fallbacks="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_fallbacks)"
-  timeouts="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_timeouts)"
-  predictions="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_predictions)"
+  fallbacks="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_lane_fallbacks)"
+  timeouts="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_lane_timeouts)"
+  predictions="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_lane_predictions)"
   # median batch size of the last 10,000 model calls (per subtask; summed over subtasks then divided)
-  batch="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_batchSize 'quantile="0.5"')"
+  batch="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_lane_batchSize 'quantile="0.5"')"
   [[ "$batch" != null ]] && batch="$(awk -v b="$batch" -v p="$par" 'BEGIN { printf "%.4g", b / p }')"
   local cps; cps="$(rest_get "/jobs/$jid/checkpoints" | jq -c '.counts | {completed, failed}')"
   [[ "$name" == state* ]] || cancel_job "$jid"
@@ -286,13 +314,13 @@ measure() {
     --argjson fb "$fallbacks" --argjson to "$timeouts" --argjson pr "$predictions" --argjson cp "$cps" --argjson bs "$batch" \
     '{name: $n, entry_class: $c, parallelism: $p, job_id: $j, delivery: $d} + .
      + {model_predictions: $pr, fallbacks: $fb, timeouts: $to, median_batch_size: $bs, checkpoints: $cp}' >"$RAW/$name.json"
-  log "  $(jq -r '"\(.name): \(.events) events in \(.wall_s) s: \(.events_per_s) events/s, TM CPU \(.tm_cpu_s) s = \(.events_per_cpu_s) events per CPU-s (\(.tm_cores_busy) cores busy), fallbacks \(.fallbacks)"' "$RAW/$name.json")"
+  log "  $(jq -r '"\(.name): \(.events) events in \(.wall_s) s: \(.events_per_s) events/s, TM CPU \(.tm_cpu_s) s\(if .server_cpu_s then " + model server \(.server_cpu_s) s" else "" end) = \(.events_per_cpu_s) events per CPU-s (\(.tm_cores_busy) cores busy), fallbacks \(.fallbacks)"' "$RAW/$name.json")"
 }
 
 declare -A CLASS=([limit_kafka]=dev.flinkai.bench.KafkaPassThroughJob [naive]=dev.flinkai.bench.NaiveInferenceJob
-                  [ours]="$JOB_CLASS")
+                  [ours]="$JOB_CLASS" [remote]="$JOB_CLASS" [naive_remote]=dev.flinkai.bench.NaiveRemoteInferenceJob)
 for pipe in $PIPES; do
-  [[ -n "${CLASS[$pipe]:-}" ]] || die "unknown pipeline $pipe (limit_kafka, naive, ours)"
+  [[ -n "${CLASS[$pipe]:-}" ]] || die "unknown pipeline $pipe (limit_kafka, naive, ours, remote, naive_remote)"
   for par in $PARS; do
     step "throughput: $pipe at parallelism $par ($BENCH_DELIVERY, $N_REC events from the earliest offset)"
     measure "${pipe}_p$par" "${CLASS[$pipe]}" "$par" "$T_EVENTS" "$N_REC" "$BENCH_DELIVERY"
@@ -300,17 +328,18 @@ for pipe in $PIPES; do
 done
 
 # --- 5. latency: ours, at-least-once, half of its p1 maximum (+ one low fixed rate for context) ---------------------------
-latency_run() { # latency_run <name> <rate> <measure s>
-  local name="$1" rate="$2" secs="$3" jid st
+latency_run() { # latency_run <name> <rate> <measure s> [remote [probe args...]]
+  local name="$1" rate="$2" secs="$3" backend="${4:-}" jid st
+  shift 4 2>/dev/null || shift $#
   local events_topic="$TP-$name-events"   # its own empty input topic: the job starts from the earliest offset
-  mapfile -t args < <(job_args "$events_topic" "$T_LAT_OUT" "$TP-$name" at-least-once)
+  mapfile -t args < <(job_args "$events_topic" "$T_LAT_OUT" "$TP-$name" at-least-once "$backend")
   fresh_tm_if_needed
   jid="$(run_jar "$JAR_ID" "$JOB_CLASS" 1 "" "${args[@]}" 2>>"$RAW/submit.log")" || die "latency run refused ($RAW/submit.log)"
   echo "$jid" >"$RAW/$name.jobid"
   for _ in $(seq 120); do job_fully_running "$jid" && break; sleep 0.5; done
   job_fully_running "$jid" || die "latency job $jid not running"
   TOOL_XMX=1g tool LatencyProbe --bootstrap "$KAFKA_BOOTSTRAP" --events-topic "$events_topic" --predictions-topic "$T_LAT_OUT" \
-    --rate "$rate" --users "$U" --warmup-seconds "$LAT_WARMUP" --seconds "$secs" --drain-seconds 10 \
+    --rate "$rate" --users "$U" --warmup-seconds "$LAT_WARMUP" --seconds "$secs" --drain-seconds 10 "$@" \
     --timeline-file "$RAW/$name.timeline" >"$RAW/$name.out" 2>"$RAW/$name.log" || { tail "$RAW/$name.log" >&2; die "LatencyProbe failed"; }
   st="$(job_state "$jid")"
   rest_get "/jobs/$jid/checkpoints" >"$RAW/$name.checkpoints.json" || true  # to line the timeline up with checkpoints
@@ -327,11 +356,22 @@ if [[ "$skip_latency" == 0 ]]; then
     why="--latency-rate"
   fi
   step "latency: ours at-least-once, parallelism 1, $LAT_RATE events/s ($why), ${LAT_WARMUP} s warm-up + ${LAT_S} s"
-  latency_run latency "$LAT_RATE" "$LAT_S"
+  latency_run latency "$LAT_RATE" "$LAT_S" ""
   if [[ "$LAT_LOW_RATE" != 0 ]]; then
     step "latency for context: the same at a low fixed rate, $LAT_LOW_RATE events/s, ${LAT_WARMUP} s warm-up + ${LAT_LOW_S} s"
-    latency_run latency_low "$LAT_LOW_RATE" "$LAT_LOW_S"
+    latency_run latency_low "$LAT_LOW_RATE" "$LAT_LOW_S" ""
   fi
+fi
+if [[ "$overload" == 1 ]]; then
+  # The server answers each request only after D ms, any number at once. Each lane holds 16 calls in flight, so it
+  # gets at most 16000/D answers per second: with D = 100 ms about half of what the normal lane's micro-batches need
+  # at 2000 events/s (~6 events per batch), and more than the priority lane's 5 % need.
+  start_bench_server
+  curl -sf -X POST "http://127.0.0.1:$BENCH_SERVER_PORT/admin/delay?ms=$OVERLOAD_DELAY_MS" >/dev/null || die "cannot slow the model server"
+  step "overload: ours through the model server answering after $OVERLOAD_DELAY_MS ms, $OVERLOAD_RATE events/s, $OVERLOAD_PRIORITY_SHARE priority, at-least-once"
+  latency_run overload "$OVERLOAD_RATE" "$LAT_S" remote --priority-share "$OVERLOAD_PRIORITY_SHARE"
+  curl -sf -X POST "http://127.0.0.1:$BENCH_SERVER_PORT/admin/delay?ms=0" >/dev/null || true
+  log "  $(jq -r '"priority: p50 \(.priority.p50_ms) ms, p99 \(.priority.p99_ms) ms, \(.priority.fallbacks) of \(.priority.count) not served by the server; normal: p50 \(.normal.p50_ms) ms, p99 \(.normal.p99_ms) ms, \(.normal.fallbacks) of \(.normal.count) not served by the server"' "$RAW/overload.json")"
 fi
 
 # --- 6. state: ours (plus RocksDB size metrics) over SU distinct users ----------------------------------------------------

@@ -52,9 +52,11 @@ import java.util.concurrent.locks.LockSupport;
  *       (producer, broker, source, shuffle, state, batching and the model; then the job's sink, the broker and this
  *       consumer), to see where a tail comes from.</li>
  * </ul>
- * Prints one JSON object (percentiles in ms). Events sent during the warm-up are scored but not recorded. With
- * {@code --timeline-file F} it also writes, per 100 ms of send time (warm-up included), the wall-clock start of the
- * slot, the predictions received and their highest latency: to line a tail up with checkpoints or CPU use.
+ * Prints one JSON object (percentiles in ms), also split by lane: events of priority above 0 ({@code priority}) and
+ * the others ({@code normal}); {@code --priority-share F} sends a random share F of the events with priority 2 and the
+ * rest with 0, instead of the simulator's own priorities. Events sent during the warm-up are scored but not recorded.
+ * With {@code --timeline-file F} it also writes, per 100 ms of send time (warm-up included), the wall-clock start of
+ * the slot, the predictions received and their highest latency: to line a tail up with checkpoints or CPU use.
  *
  * <pre>
  * java -cp flink-ai-bench.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.bench.LatencyProbe --bootstrap 127.0.0.1:9092 \
@@ -82,6 +84,8 @@ public final class LatencyProbe {
         // on the same two cores as the job, spent more CPU on those requests than the job did on the events.
         String lingerMs = BenchArgs.get(a, "linger-ms", "1");
         String timelineFile = BenchArgs.get(a, "timeline-file", "");
+        // The share of events sent with priority 2 instead of the simulator's own (negative: keep the simulator's).
+        double priorityShare = Double.parseDouble(BenchArgs.get(a, "priority-share", "-1"));
 
         // Avro's generated coders: the generic ones cost this JVM ~0.5 cores at 75k events/s, beside the job under test.
         AvroCoders.enable();
@@ -91,6 +95,10 @@ public final class LatencyProbe {
         int firstMeasured = (int) Math.ceil(rate * warmupSeconds);
         long[] sendNanos = new long[total];
         BitSet seen = new BitSet(total);
+        BitSet urgent = new BitSet(total);
+        Histogram urgentLatency = new Histogram(3_600_000_000L, 3);   // micros, priority > 0 only
+        Histogram normalLatency = new Histogram(3_600_000_000L, 3);   // micros, priority 0 only
+        long[] laneFallbacks = new long[2];                           // normal, priority
         Histogram latency = new Histogram(3_600_000_000L, 3);        // micros
         Histogram latencyIngestTs = new Histogram(3_600_000_000L, 3); // micros (millisecond inputs)
         Histogram untilScored = new Histogram(3_600_000_000L, 3);     // micros (millisecond inputs)
@@ -148,10 +156,13 @@ public final class LatencyProbe {
                             continue;
                         }
                         counts[0]++;
+                        boolean isUrgent = urgent.get(seq);
                         if (p.getFallback()) {
                             counts[2]++;
+                            laneFallbacks[isUrgent ? 1 : 0]++;
                         }
                         latency.recordValue(micros);
+                        (isUrgent ? urgentLatency : normalLatency).recordValue(micros);
                         latencyIngestTs.recordValue(Math.max(0, (nowMillis - p.getIngestTimeMillis()) * 1_000));
                         untilScored.recordValue(Math.max(0, (p.getPredictTimeMillis() - p.getIngestTimeMillis()) * 1_000));
                         afterScored.recordValue(Math.max(0, (nowMillis - p.getPredictTimeMillis()) * 1_000));
@@ -179,6 +190,7 @@ public final class LatencyProbe {
         pp.put(ProducerConfig.LINGER_MS_CONFIG, lingerMs);
         pp.put(ProducerConfig.ACKS_CONFIG, "1");
         UserBehaviourSimulator simulator = new UserBehaviourSimulator(42, users, 0.8, 0, 1);
+        java.util.SplittableRandom shareRandom = new java.util.SplittableRandom(7);
         SpecificDatumWriter<UserEvent> writer = new SpecificDatumWriter<>(UserEvent.class);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
         BinaryEncoder encoder = null;
@@ -205,6 +217,12 @@ public final class LatencyProbe {
                     maxBehindNanos = Math.max(maxBehindNanos, now - due);
                 }
                 UserEvent event = simulator.next(prefix + seq, System.currentTimeMillis());
+                if (priorityShare >= 0) {
+                    event.setPriority(shareRandom.nextDouble() < priorityShare ? 2 : 0);
+                }
+                if (event.getPriority() > 0) {
+                    urgent.set(seq);
+                }
                 bytes.reset();
                 encoder = EncoderFactory.get().binaryEncoder(bytes, encoder);
                 writer.write(event, encoder);
@@ -239,6 +257,14 @@ public final class LatencyProbe {
         out.put("until_scored", percentiles("", untilScored));
         out.put("after_scored", percentiles("", afterScored));
         out.put("histogram_ms", distribution(latency));
+        Map<String, Object> priority = percentiles("", urgentLatency);
+        priority.put("count", urgentLatency.getTotalCount());
+        priority.put("fallbacks", laneFallbacks[1]);
+        out.put("priority", priority);
+        Map<String, Object> normal = percentiles("", normalLatency);
+        normal.put("count", normalLatency.getTotalCount());
+        normal.put("fallbacks", laneFallbacks[0]);
+        out.put("normal", normal);
         System.out.println(BenchArgs.toJson(out));
         if (!timelineFile.isEmpty()) {
             StringBuilder lines = new StringBuilder("slot_start_ms predictions max_latency_ms\n");

@@ -4,6 +4,7 @@ import dev.flinkai.jobs.ContextInferenceJob;
 import dev.flinkai.jobs.ContextInferenceSettings;
 import dev.flinkai.jobs.PipelineOperator;
 import dev.flinkai.operators.features.ScoringRequest;
+import dev.flinkai.operators.inference.ModelAnswer;
 import dev.flinkai.operators.inference.ModelMetadata;
 import dev.flinkai.operators.inference.Predictions;
 import dev.flinkai.operators.inference.djl.BatchScorer;
@@ -45,8 +46,8 @@ public final class NaiveInferenceJob {
 
     /**
      * One {@code predict} call with a one-row batch per event, on the task thread. Same model, same answers and the
-     * same fallbacks (class priors, flagged) as the job's inference. Metrics, in {@code inference}: counters
-     * {@code predictions}, {@code fallbacks}.
+     * same fallbacks (class priors, flagged) as the job's inference. Metrics, in {@code inference.lane} (lane
+     * "normal", as the job's): counters {@code predictions}, {@code fallbacks}.
      */
     static final class PerEventInference extends RichMapFunction<ScoringRequest, Prediction> {
         private static final long serialVersionUID = 1L;
@@ -71,7 +72,7 @@ public final class NaiveInferenceJob {
             metadata = model.metadata();
             predictor = model.newPredictor();
             oneRow = new float[1][];
-            MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference");
+            MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference").addGroup("lane", "normal");
             predictions = group.counter("predictions");
             fallbacks = group.counter("fallbacks");
         }
@@ -94,7 +95,7 @@ public final class NaiveInferenceJob {
                 oneRow[0] = null;
             }
             predictions.inc();
-            return Predictions.scored(request, scores, metadata, null, System.currentTimeMillis());
+            return Predictions.scored(request, scores, metadata, ModelAnswer.LOCAL, null, System.currentTimeMillis());
         }
 
         @Override

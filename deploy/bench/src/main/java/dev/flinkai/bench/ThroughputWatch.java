@@ -27,6 +27,9 @@ import java.util.Properties;
  * </ol>
  * The event count is the number of output records (one per input event; in exactly-once mode the topic also holds a
  * commit marker per partition and transaction, a handful per run, which this count includes). Exits 2 on timeout.
+ *
+ * <p>With {@code --server-pid}, the CPU of that process (a model server the job calls) is read too and counted in
+ * {@code events_per_cpu_s}: what scoring through it costs in all.
  */
 public final class ThroughputWatch {
 
@@ -38,6 +41,7 @@ public final class ThroughputWatch {
         String topic = BenchArgs.get(a, "topic", null);
         long expected = Long.parseLong(BenchArgs.get(a, "expected", null));
         long pid = Long.parseLong(BenchArgs.get(a, "tm-pid", null));
+        long serverPid = Long.parseLong(BenchArgs.get(a, "server-pid", "0"));
         long clkTck = Long.parseLong(BenchArgs.get(a, "clk-tck", "100"));
         double timeoutSeconds = Double.parseDouble(BenchArgs.get(a, "timeout-seconds", "900"));
         long pollMillis = Long.parseLong(BenchArgs.get(a, "poll-ms", "50"));
@@ -51,6 +55,7 @@ public final class ThroughputWatch {
             }
             long base = sum(consumer.endOffsets(parts));
             long submitTicks = cpuTicks(pid);
+            long serverTicks0 = 0;
             long submitNanos = System.nanoTime();
             System.out.println("READY");
             System.out.flush();
@@ -65,6 +70,7 @@ public final class ThroughputWatch {
                 if (count >= warmupRecords && t0 == 0) {
                     t0 = System.nanoTime();
                     ticks0 = cpuTicks(pid);
+                    serverTicks0 = serverPid == 0 ? 0 : cpuTicks(serverPid);
                     count0 = count;
                 }
                 if (count >= expected) {
@@ -79,8 +85,10 @@ public final class ThroughputWatch {
             }
             long t1 = System.nanoTime();
             long ticks1 = cpuTicks(pid);
+            long serverTicks1 = serverPid == 0 ? 0 : cpuTicks(serverPid);
             double wall = (t1 - t0) / 1e9;
             double cpu = (double) (ticks1 - ticks0) / clkTck;
+            double serverCpu = (double) (serverTicks1 - serverTicks0) / clkTck;
             long events = count - count0;
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("expected", expected);
@@ -90,7 +98,11 @@ public final class ThroughputWatch {
             out.put("wall_s", ModelLimitBench.round(wall, 3));
             out.put("tm_cpu_s", ModelLimitBench.round(cpu, 3));
             out.put("events_per_s", Math.round(events / wall));
-            out.put("events_per_cpu_s", Math.round(events / cpu));
+            if (serverPid != 0) {
+                out.put("server_cpu_s", ModelLimitBench.round(serverCpu, 3));
+                out.put("events_per_tm_cpu_s", Math.round(events / cpu));
+            }
+            out.put("events_per_cpu_s", Math.round(events / (cpu + serverCpu)));
             out.put("tm_cores_busy", ModelLimitBench.round(cpu / wall, 3));
             out.put("wall_s_incl_startup", ModelLimitBench.round((t1 - submitNanos) / 1e9, 3));
             out.put("tm_cpu_s_incl_startup", ModelLimitBench.round((double) (ticks1 - submitTicks) / clkTck, 3));

@@ -50,10 +50,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Lanes ({@link Lanes}): with a priority lane, batches of priority requests ({@code priority > 0}; the micro-batcher
  * never mixes lanes in a batch) go to a model client of their own, so they never wait behind normal batches for a
- * model worker or a connection. Each lane's client may hold as many calls as the lane has batches in flight. A
- * shedding normal lane answers a batch at once with fallbacks ("shed: ...") instead of calling its client while all
- * of its calls are taken: under overload (a model slower than the input) normal traffic degrades instead of holding
- * the stream back, priority traffic included (the async operator then needs room for the shed batches too).
+ * model worker or a connection. A shedding normal lane answers a batch at once with fallbacks ("shed: ...") instead
+ * of calling its client while its share of the calls is taken: under overload (a model slower than the input) normal
+ * traffic degrades instead of holding the stream back, priority traffic included, as the async operator never fills.
+ * Without shedding, a slow model holds the stream back (backpressure), both lanes alike.
  *
  * <p>Metrics, per lane in the group {@code inference.lane} (label {@code lane}: normal, priority): histograms
  * {@code batchSize} (requests per model call), {@code latencyMicros} (per batch: asyncInvoke to completion, any
@@ -166,12 +166,13 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         MetricGroup inference = getRuntimeContext().getMetricGroup().addGroup("inference");
         unanswered = new ConcurrentHashMap<>();
         try {
-            normal = new Lane("normal", lanes.shed() ? lanes.normalCalls() : 0, clients,
-                    settings.forCalls(lanes.normalCalls()), "subtask-" + subtask, inference);
+            // A lane's client may see as many calls as the async operator holds: the operator is what bounds them.
+            ModelSettings laneSettings = settings.forCalls(lanes.asyncCapacity());
+            normal = new Lane("normal", lanes.shed() ? lanes.normalCalls() : 0, clients, laneSettings,
+                    "subtask-" + subtask, inference);
             requireFits(normal.model, featureCount, featureLayout);
             if (lanes.priorityCalls() > 0) {
-                priority = new Lane("priority", 0, clients, settings.forCalls(lanes.priorityCalls()),
-                        "subtask-" + subtask + "-priority", inference);
+                priority = new Lane("priority", 0, clients, laneSettings, "subtask-" + subtask + "-priority", inference);
                 requireSameModel(normal.model, priority.model);
             }
         } catch (Exception | Error e) {

@@ -67,8 +67,7 @@ public final class InferenceOptions {
     public static final ConfigOption<Integer> REMOTE_MAX_CONCURRENT_CALLS = key("model.remote.max-concurrent-calls")
             .intType().defaultValue(0)
             .withDescription("Bulkhead: calls in flight per subtask and lane (also the pooled connections); more fail "
-                    + "at once. 0: the lane's calls in flight (inference.capacity / inference.max-batch-size, "
-                    + "inference.priority.calls), so only the async operator's capacity bounds them.");
+                    + "at once. 0: as many as the async operator holds, which then alone bounds them.");
     public static final ConfigOption<Integer> REMOTE_RATE_LIMIT = key("model.remote.rate-limit").intType()
             .defaultValue(1000).withDescription("Calls per second per subtask and lane at most; more fail. 0: no limit.");
     public static final ConfigOption<Integer> REMOTE_BREAKER_FAILURE_RATE = key("model.remote.breaker.failure-rate")

@@ -122,8 +122,8 @@ public class ModelSettings implements Serializable {
     }
 
     /**
-     * These settings for a lane of {@code calls} calls in flight: the in-process queue holds that many batches, and
-     * the remote bulkhead allows that many calls unless its own limit is lower.
+     * These settings for a client that sees at most {@code calls} calls in flight: the in-process queue holds that
+     * many batches, and the remote bulkhead allows that many calls unless its own limit is lower.
      */
     public ModelSettings forCalls(int calls) {
         int concurrent = remotePolicy.maxConcurrentCalls() > 0 ? Math.min(remotePolicy.maxConcurrentCalls(), calls) : calls;
