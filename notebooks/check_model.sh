@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Re-trains the next-event model headless and checks that the result matches the committed model metadata.
+# Re-trains the next-event models (version 1 and 2) headless and checks that the results match the committed metadata.
 #
 # Executes notebooks/train_next_event_model.ipynb into a temporary copy (the committed notebook is not modified),
 # with the dataset regenerated into a temporary directory from the current Java feature code, then compares the
-# "metrics" of the freshly written model/next_event_mlp.json with the committed one (tolerance 1e-3).
+# "metrics" of each freshly written model/<name>.json with the committed one (tolerance 1e-3).
 # The committed model files are restored afterwards, so the git tree stays as it was; on a mismatch the fresh
 # files are kept in a directory printed in the message.
 #
@@ -18,19 +18,22 @@ MODEL_DIR="$NB_DIR/model"
 PY="${PYTHON:-/usr/bin/python3}"
 TOLERANCE="1e-3"
 
-for f in next_event_mlp.json next_event_mlp.pt; do
+MODELS=(next_event_mlp next_event_mlp_v2)
+FILES=()
+for m in "${MODELS[@]}"; do FILES+=("$m.json" "$m.pt"); done
+for f in "${FILES[@]}"; do
   [[ -f "$MODEL_DIR/$f" ]] || { echo "check_model: missing committed $MODEL_DIR/$f" >&2; exit 2; }
 done
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/check-next-event-model.XXXXXX")"
 mkdir -p "$WORK/committed" "$WORK/fresh" "$WORK/data"
-cp -p "$MODEL_DIR/next_event_mlp.json" "$MODEL_DIR/next_event_mlp.pt" "$WORK/committed/"
+for f in "${FILES[@]}"; do cp -p "$MODEL_DIR/$f" "$WORK/committed/"; done
 
 restore() {
   # The notebook writes to $WORK/fresh here, but put the committed model files back byte for byte in case
   # anything rewrote them, so the git tree is left as it was.
   local f
-  for f in next_event_mlp.json next_event_mlp.pt; do
+  for f in "${FILES[@]}"; do
     cmp -s "$WORK/committed/$f" "$MODEL_DIR/$f" || cp -p "$WORK/committed/$f" "$MODEL_DIR/$f"
   done
 }
@@ -48,7 +51,9 @@ if ! NEXT_EVENT_DATA_DIR="$WORK/data" NEXT_EVENT_MODEL_DIR="$WORK/fresh" \
 fi
 echo "check_model: notebook ran in $(( $(date +%s) - start )) s"
 
-if ! "$PY" - "$WORK/committed/next_event_mlp.json" "$WORK/fresh/next_event_mlp.json" "$TOLERANCE" <<'PYEOF'
+for m in "${MODELS[@]}"; do
+  echo "check_model: $m"
+  if ! "$PY" - "$WORK/committed/$m.json" "$WORK/fresh/$m.json" "$TOLERANCE" <<'PYEOF'
 import json, sys
 committed, fresh = (json.load(open(p))["metrics"] for p in sys.argv[1:3])
 tol = float(sys.argv[3])
@@ -61,12 +66,13 @@ for key in sorted(set(committed) | set(fresh)):
         bad.append(key)
 sys.exit(1 if bad else 0)
 PYEOF
-then
-  echo "check_model: FAILED - re-trained metrics differ from notebooks/model/next_event_mlp.json by more than" \
-       "$TOLERANCE. Fresh model, metadata and executed notebook are in $WORK/fresh and $WORK" \
-       "(re-run the notebook in place and commit its outputs if the change is intended)." >&2
-  exit 1
-fi
+  then
+    echo "check_model: FAILED - re-trained metrics differ from notebooks/model/$m.json by more than" \
+         "$TOLERANCE. Fresh models, metadata and executed notebook are in $WORK/fresh and $WORK" \
+         "(re-run the notebook in place and commit its outputs if the change is intended)." >&2
+    exit 1
+  fi
+done
 restore
 trap - EXIT
 rm -rf "$WORK"

@@ -183,7 +183,7 @@ restart_tm
 # --- 2. topics, pre-filled input ------------------------------------------------------------------------------------
 step "topics $TP-* (deleting earlier bench-* topics)"
 tool BenchTopics --bootstrap "$KAFKA_BOOTSTRAP" --delete-prefix bench- \
-  --create "$T_EVENTS:4,$T_OUT:4,$T_DL:1,$TP-latency-events:4,$TP-latency_low-events:4,$TP-overload-events:4,$T_LAT_OUT:4,$T_STATE:4" >"$RAW/topics.log" 2>&1 \
+  --create "$T_EVENTS:4,$T_OUT:4,$T_DL:1,$TP-latency-events:4,$TP-latency_low-events:4,$TP-overload-events:4,$T_LAT_OUT:4,$T_STATE:4,$TP-model-events:1" >"$RAW/topics.log" 2>&1 \
   || { cat "$RAW/topics.log" >&2; die "topic creation failed"; }
 JAR_ID="$(upload_jar "$JOB_JAR")" || die "upload of $JOB_JAR failed"
 BENCH_JAR_ID="$(upload_jar "$BENCH_JAR")" || die "upload of $BENCH_JAR failed"
@@ -252,7 +252,8 @@ job_args() { # job_args <events topic> <output topic> <group> <delivery> [remote
   local backend=in-process
   [[ "${5:-}" == remote ]] && backend=remote
   MODEL_BACKEND="$backend" MODEL_SERVER_URI="$BENCH_SERVER_URI" \
-    TOPIC_EVENTS="$1" TOPIC_PREDICTIONS="$2" TOPIC_DEAD_LETTERS="$T_DL" DELIVERY="$4" main_job_args
+    TOPIC_EVENTS="$1" TOPIC_PREDICTIONS="$2" TOPIC_DEAD_LETTERS="$T_DL" DELIVERY="$4" \
+    TOPIC_PROFILES="" TOPIC_MODEL_UPDATES="" TOPIC_MODEL_EVENTS="$TP-model-events" main_job_args
   printf '%s\n' --kafka.group-id "$3" --inference.max-batch-size "$BENCH_BATCH"
   [[ -z "$BENCH_JOB_ARGS" ]] || printf '%s\n' $BENCH_JOB_ARGS
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the local stack: up.sh, then checks through REST, Kafka and S3, a stop-with-savepoint and a
-# resume, an exactly-once duplicate check across that restart, then down.sh.
+# resume, model versions rolled out and back (deploy/local/model.sh), an exactly-once duplicate check across all of
+# it, then down.sh.
 #   deploy/local/e2e.sh           run it all, stop the stack at the end (down.sh, keeps run/data)
 #   deploy/local/e2e.sh --keep    leave the stack running at the end
 #   deploy/local/e2e.sh --wipe    end with down.sh --wipe
@@ -146,7 +147,7 @@ breaker_states() { # the remoteBreakerState gauges of the running job, from ever
   local p lo hi
   IFS=- read -r lo hi <<<"$PROM_PORTS"
   for ((p = lo; p <= hi; p++)); do
-    curl -s --max-time 2 "http://127.0.0.1:$p/metrics" 2>/dev/null | grep '^flink_taskmanager_job_task_operator_inference_lane_remoteBreakerState{' || true
+    curl -s --max-time 2 "http://127.0.0.1:$p/metrics" 2>/dev/null | grep '^flink_taskmanager_job_task_operator_inference_lane_model_remoteBreakerState{' || true
   done | awk '{print $NF}' | sort | uniq -c | tr '\n' ' '
 }
 if [[ "$MODEL_BACKEND" == remote ]]; then
@@ -176,6 +177,33 @@ if [[ "$MODEL_BACKEND" == remote ]]; then
   else failc "after the server's return: $out"; fi
   check_no_restarts "$JID" "job through the outage"
 fi
+
+# 9. model versions rolled out to the running job and back, without a restart; a broken one rejected
+publish_and_check() { # publish_and_check <file.pt> <version>: published, ACTIVE on every subtask, predictions switch
+  local at out
+  if ! at="$("$LOCAL_DIR/model.sh" publish "$1" --version "$2" --notes e2e 2>>"$LOGS/e2e-model.log" | tail -n 1)"; then
+    failc "model.sh publish $1 --version $2 failed (log $LOGS/e2e-model.log)"; return
+  fi
+  if out="$("$LOCAL_DIR/model.sh" await ACTIVE "$2" "$JOB_PARALLELISM" "$at" 90 2>&1)"; then pass "model $2 published: $out"
+  else failc "model $2 published but not active: $out ($("$LOCAL_DIR/model.sh" status --since "$at" 2>&1 | tr '\n' ' '))"; fi
+  if out="$(predictions_tool version-after "$2" "$at" 10 90 2>&1)"; then pass "predictions switch to $2: $out"
+  else failc "predictions after publishing $2: $out"; fi
+}
+JID="$(job_id_by_name "$JOB_NAME")"
+publish_and_check "$REPO_DIR/notebooks/model/next_event_mlp_v2.pt" 2.0.0
+broken="$(mktemp -d)"
+head -c 4096 /dev/urandom >"$broken/broken.pt"
+cp "$REPO_DIR/notebooks/model/next_event_mlp.json" "$broken/broken.json"
+if at="$("$LOCAL_DIR/model.sh" publish "$broken/broken.pt" --version 9.9.9-broken 2>>"$LOGS/e2e-model.log" | tail -n 1)" \
+    && out="$("$LOCAL_DIR/model.sh" await REJECTED 9.9.9-broken "$JOB_PARALLELISM" "$at" 90 2>&1)"; then
+  pass "a file that is not TorchScript is rejected: $out"
+  if out="$(predictions_tool version-after 2.0.0 "$at" 0 60 2>&1)"; then pass "2.0.0 keeps serving: $out"
+  else failc "after the rejected version: $out"; fi
+else failc "the broken version: $out"; fi
+rm -rf "$broken"
+publish_and_check "$REPO_DIR/notebooks/model/next_event_mlp.pt" 1.0.0   # roll back
+out="$("$LOCAL_DIR/model.sh" status 2>&1)" && pass "model.sh status: $(tr '\n' ' ' <<<"$out")" || failc "model.sh status: $out"
+check_no_restarts "$JID" "job through the model updates"
 
 if [[ "$DELIVERY" == exactly-once ]]; then
   if out="$(predictions_tool dups 180 "$TOPIC_EVENTS" 2>&1)"; then pass "exactly-once: $(head -n 1 <<<"$out")"

@@ -137,6 +137,12 @@ predictions_tool() {
     "$KAFKA_BOOTSTRAP" "$TOPIC_PREDICTIONS" "$@"
 }
 
+# models_tool <command> <args...>  (see tools/Models.java): model updates and model events; the job jar holds the records
+models_tool() {
+  compile_tool "$TOOLS/Models.java" "$CACHE/tools/classes-models" "$(PREDICTIONS_CP)" || return 1
+  "$JAVA" -Xmx"$TOOL_HEAP" -cp "$CACHE/tools/classes-models:$(PREDICTIONS_CP)" Models "$KAFKA_BOOTSTRAP" "$@"
+}
+
 # REST helpers
 rest() { curl -sS --max-time 30 "$@"; }
 rest_get() { rest "$FLINK_URL$1"; }
@@ -193,19 +199,22 @@ main_job_args() {
   local model=(--model.uri "$MODEL_URI")
   [[ "$MODEL_BACKEND" == remote ]] && model=(--model.uri "$MODEL_SERVER_URI" --model.fallback-uri "$MODEL_URI")
   printf '%s\n' --kafka.bootstrap-servers "$KAFKA_BOOTSTRAP" --topic.events "$TOPIC_EVENTS" \
-    --topic.predictions "$TOPIC_PREDICTIONS" --topic.dead-letters "$TOPIC_DEAD_LETTERS" --delivery "$DELIVERY" \
-    --checkpoint.interval "$CHECKPOINT_INTERVAL" "${model[@]}" --s3.endpoint "$S3_ENDPOINT" \
+    --topic.predictions "$TOPIC_PREDICTIONS" --topic.dead-letters "$TOPIC_DEAD_LETTERS" \
+    --topic.profiles "$TOPIC_PROFILES" --topic.model-updates "$TOPIC_MODEL_UPDATES" \
+    --topic.model-events "$TOPIC_MODEL_EVENTS" --delivery "$DELIVERY" --checkpoint.interval "$CHECKPOINT_INTERVAL" "${model[@]}" --s3.endpoint "$S3_ENDPOINT" \
     --s3.access-key "$S3_ACCESS_KEY" --s3.secret-key "$S3_SECRET_KEY"
   # shellcheck disable=SC2086 # JOB_ARGS is a list of words: --key value ...
   [[ -z "${JOB_ARGS:-}" ]] || printf '%s\n' $JOB_ARGS
 }
 generator_args() {
-  printf '%s\n' --kafka.bootstrap-servers "$KAFKA_BOOTSTRAP" --topic.events "$TOPIC_EVENTS" --rate "$EVENT_RATE" --users "$EVENT_USERS"
+  printf '%s\n' --kafka.bootstrap-servers "$KAFKA_BOOTSTRAP" --topic.events "$TOPIC_EVENTS" \
+    --topic.profiles "$TOPIC_PROFILES" --rate "$EVENT_RATE" --users "$EVENT_USERS"
 }
 
 # The stack.env variable behind each job argument, so that a refused value is reported as what the user set.
 declare -A ARG_VARIABLE=([kafka.bootstrap-servers]=KAFKA_PORT [topic.events]=TOPIC_EVENTS
-  [topic.predictions]=TOPIC_PREDICTIONS [topic.dead-letters]=TOPIC_DEAD_LETTERS [delivery]=DELIVERY
+  [topic.predictions]=TOPIC_PREDICTIONS [topic.dead-letters]=TOPIC_DEAD_LETTERS [topic.profiles]=TOPIC_PROFILES
+  [topic.model-updates]=TOPIC_MODEL_UPDATES [topic.model-events]=TOPIC_MODEL_EVENTS [delivery]=DELIVERY
   [checkpoint.interval]=CHECKPOINT_INTERVAL [model.uri]=MODEL_PREFIX [model.fallback-uri]=MODEL_PREFIX [s3.endpoint]=S3_PORT
   [s3.access-key]=S3_ACCESS_KEY [s3.secret-key]=S3_SECRET_KEY [rate]=EVENT_RATE [users]=EVENT_USERS)
 

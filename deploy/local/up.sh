@@ -309,18 +309,21 @@ PART=topics
 topics_ready() { # creates the missing topics (one JVM to list, one per missing topic)
   local have t spec
   have="$(topics --list 2>>"$LOGS/topics.log")" || return 1
-  for spec in "$TOPIC_EVENTS:$TOPIC_EVENTS_PARTITIONS" "$TOPIC_PREDICTIONS:$TOPIC_PREDICTIONS_PARTITIONS" "$TOPIC_DEAD_LETTERS:1"; do
-    t="${spec%:*}"
+  for spec in "$TOPIC_EVENTS:$TOPIC_EVENTS_PARTITIONS" "$TOPIC_PREDICTIONS:$TOPIC_PREDICTIONS_PARTITIONS" \
+      "$TOPIC_DEAD_LETTERS:1" "$TOPIC_PROFILES:$TOPIC_EVENTS_PARTITIONS:compact" "$TOPIC_MODEL_UPDATES:1" \
+      "$TOPIC_MODEL_EVENTS:1"; do
+    IFS=: read -r t partitions policy <<<"$spec"
     grep -qx -- "$t" <<<"$have" && continue
-    topics --create --if-not-exists --topic "$t" --partitions "${spec##*:}" --replication-factor 1 >>"$LOGS/topics.log" 2>&1 || return 1
+    topics --create --if-not-exists --topic "$t" --partitions "$partitions" --replication-factor 1 \
+      ${policy:+--config cleanup.policy=$policy} >>"$LOGS/topics.log" 2>&1 || return 1
   done
 }
-topics_stamp="kafka $(pid_of kafka) $TOPIC_EVENTS $TOPIC_PREDICTIONS $TOPIC_DEAD_LETTERS"
+topics_stamp="kafka $(pid_of kafka) $TOPIC_EVENTS $TOPIC_PREDICTIONS $TOPIC_DEAD_LETTERS $TOPIC_PROFILES $TOPIC_MODEL_UPDATES $TOPIC_MODEL_EVENTS"
 if [[ "$(cat "$RUN/topics.ok" 2>/dev/null)" != "$topics_stamp" ]]; then
   wait_until kafka "$LOGS/topics.log" 60 topics_ready
   echo "$topics_stamp" >"$RUN/topics.ok"
 fi
-log "topics $TOPIC_EVENTS ($TOPIC_EVENTS_PARTITIONS partitions), $TOPIC_PREDICTIONS, $TOPIC_DEAD_LETTERS present"
+log "topics $TOPIC_EVENTS ($TOPIC_EVENTS_PARTITIONS partitions), $TOPIC_PREDICTIONS, $TOPIC_DEAD_LETTERS, $TOPIC_PROFILES (compacted), $TOPIC_MODEL_UPDATES, $TOPIC_MODEL_EVENTS present"
 
 PART=s3-init
 MODEL_DIR="${MODEL_DIR:-$REPO_DIR/notebooks/model}"

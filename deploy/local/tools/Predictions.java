@@ -131,6 +131,43 @@ public class Predictions {
                 }
                 System.out.println("no prediction served by " + who + " made after " + since);
                 System.exit(1);
+            } else if (mode.equals("version-after")) {
+                // version-after <version> <since epoch ms> <window s> <timeout s>: predictions made from <since> on;
+                // when the first of <version> was made, and that every one made <window> s after <since> or later
+                // is of <version> (at least 100 of them).
+                String version = args[3];
+                long since = Long.parseLong(args[4]);
+                long windowEnd = since + Long.parseLong(args[5]) * 1000;
+                long deadline = System.currentTimeMillis() + Long.parseLong(args[6]) * 1000;
+                Map<TopicPartition, Long> start = new HashMap<>();
+                c.offsetsForTimes(parts.stream().collect(Collectors.toMap(tp -> tp, tp -> since - 5_000))).forEach(
+                        (tp, o) -> start.put(tp, o == null ? c.endOffsets(List.of(tp)).get(tp) : o.offset()));
+                start.forEach(c::seek);
+                long firstOfVersion = Long.MAX_VALUE;
+                int afterWindow = 0;
+                Map<String, Integer> otherAfterWindow = new TreeMap<>();
+                while (System.currentTimeMillis() < deadline && afterWindow < 100) {
+                    for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                        Prediction pr = reader.read(r.value());
+                        long made = pr.getPredictTimeMillis();
+                        String v = String.valueOf(pr.getModelVersion());
+                        if (made >= since && v.equals(version)) {
+                            firstOfVersion = Math.min(firstOfVersion, made);
+                        }
+                        if (made >= windowEnd) {
+                            afterWindow++;
+                            if (!v.equals(version)) {
+                                otherAfterWindow.merge(v, 1, Integer::sum);
+                            }
+                        }
+                    }
+                }
+                boolean ok = firstOfVersion != Long.MAX_VALUE && afterWindow >= 100 && otherAfterWindow.isEmpty();
+                System.out.println((firstOfVersion == Long.MAX_VALUE ? "no prediction of " + version
+                        : "first prediction of " + version + " made " + (firstOfVersion - since) + " ms after " + since)
+                        + "; of " + afterWindow + " made " + (windowEnd - since) / 1000 + " s after it or later, "
+                        + (otherAfterWindow.isEmpty() ? "all of " + version : "of other versions: " + otherAfterWindow));
+                System.exit(ok ? 0 : 1);
             } else if (mode.equals("dups")) {
                 long deadline = System.currentTimeMillis() + Long.parseLong(args[3]) * 1000;
                 String eventsTopic = args.length > 4 ? args[4] : null;

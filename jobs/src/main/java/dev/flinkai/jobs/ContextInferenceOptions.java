@@ -52,6 +52,15 @@ public final class ContextInferenceOptions {
             .defaultValue("predictions").withDescription("Output: Avro `Prediction`s, keyed by user id.");
     public static final ConfigOption<String> TOPIC_DEAD_LETTERS = key("topic.dead-letters").stringType()
             .defaultValue("dead-letters").withDescription("Output: records that could not be used, with the reason.");
+    public static final ConfigOption<String> TOPIC_PROFILES = key("topic.profiles").stringType()
+            .defaultValue("user-profiles").withDescription("Input: Avro `UserProfile`s, keyed by user id (compacted); "
+                    + "a user's latest profile applies to their events from its arrival on. Empty: none.");
+    public static final ConfigOption<String> TOPIC_MODEL_UPDATES = key("topic.model-updates").stringType()
+            .defaultValue("model-updates").withDescription("Input: Avro `ModelUpdate`s, the model versions to serve "
+                    + "(`deploy/local/model.sh publish`); read from the latest on a job's first start. Empty: none.");
+    public static final ConfigOption<String> TOPIC_MODEL_EVENTS = key("topic.model-events").stringType()
+            .defaultValue("model-events").withDescription("Output: Avro `ModelEvent`s, what each subtask did with a "
+                    + "model version (loaded, rejected with the reason, active).");
     public static final ConfigOption<String> GROUP_ID = key("kafka.group-id").stringType()
             .defaultValue("context-inference")
             .withDescription("Consumer group (offsets committed on checkpoints); also the transactional id prefix.");
@@ -102,7 +111,7 @@ public final class ContextInferenceOptions {
 
     private static List<ConfigOption<?>> all() {
         List<ConfigOption<?>> all = new ArrayList<>(List.of(BOOTSTRAP_SERVERS, TOPIC_EVENTS, TOPIC_PREDICTIONS,
-                TOPIC_DEAD_LETTERS, GROUP_ID, DELIVERY, TRANSACTION_TIMEOUT, KAFKA_LINGER, CHECKPOINT_INTERVAL,
+                TOPIC_DEAD_LETTERS, TOPIC_PROFILES, TOPIC_MODEL_UPDATES, TOPIC_MODEL_EVENTS, GROUP_ID, DELIVERY, TRANSACTION_TIMEOUT, KAFKA_LINGER, CHECKPOINT_INTERVAL,
                 CHECKPOINT_DIR, STATE_TTL, CACHED_USERS, BUFFER_TIMEOUT, ROCKSDB_WRITE_BUFFER_SIZE));
         all.addAll(InferenceOptions.ALL);
         return List.copyOf(all);

@@ -33,6 +33,11 @@ public final class ContextInferenceSettings implements Serializable {
     public final String eventsTopic;
     public final String predictionsTopic;
     public final String deadLettersTopic;
+    /** Null when the job reads no profiles. */
+    public final String profilesTopic;
+    /** Null when the job reads no model updates. */
+    public final String modelUpdatesTopic;
+    public final String modelEventsTopic;
     public final String groupId;
     public final DeliveryGuarantee delivery;
     public final Duration transactionTimeout;
@@ -46,6 +51,8 @@ public final class ContextInferenceSettings implements Serializable {
     public final MemorySize rocksDbWriteBufferSize;
 
     public final String modelUri;
+    /** Null: the name in the model's metadata. */
+    public final String modelName;
     public final String s3Endpoint;
     public final String s3AccessKey;
     public final String s3SecretKey;
@@ -71,6 +78,9 @@ public final class ContextInferenceSettings implements Serializable {
         eventsTopic = nonBlank(s, TOPIC_EVENTS);
         predictionsTopic = nonBlank(s, TOPIC_PREDICTIONS);
         deadLettersTopic = nonBlank(s, TOPIC_DEAD_LETTERS);
+        profilesTopic = blankAsNull(s.get(TOPIC_PROFILES));
+        modelUpdatesTopic = blankAsNull(s.get(TOPIC_MODEL_UPDATES));
+        modelEventsTopic = nonBlank(s, TOPIC_MODEL_EVENTS);
         groupId = nonBlank(s, GROUP_ID);
         delivery = mode == Delivery.AT_LEAST_ONCE ? DeliveryGuarantee.AT_LEAST_ONCE : DeliveryGuarantee.EXACTLY_ONCE;
         transactionTimeout = s.positive(TRANSACTION_TIMEOUT);
@@ -86,6 +96,7 @@ public final class ContextInferenceSettings implements Serializable {
         }
 
         modelUri = s.required(InferenceOptions.MODEL_URI);
+        modelName = blankAsNull(s.get(InferenceOptions.MODEL_NAME));
         s3Endpoint = s.get(InferenceOptions.S3_ENDPOINT, System.getenv("S3_ENDPOINT"));
         s3AccessKey = s.get(InferenceOptions.S3_ACCESS_KEY, System.getenv("AWS_ACCESS_KEY_ID"));
         s3SecretKey = s.get(InferenceOptions.S3_SECRET_KEY, System.getenv("AWS_SECRET_ACCESS_KEY"));
@@ -200,6 +211,10 @@ public final class ContextInferenceSettings implements Serializable {
             }
         }
         throw new IllegalArgumentException("no mode default for " + option.key());
+    }
+
+    private static String blankAsNull(String value) {
+        return value == null || value.isBlank() ? null : value.trim();
     }
 
     private static String nonBlank(Settings s, ConfigOption<String> option) {

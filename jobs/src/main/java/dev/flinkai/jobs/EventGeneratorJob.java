@@ -4,6 +4,7 @@ import dev.flinkai.jobs.kafka.KafkaIo;
 import dev.flinkai.operators.config.Settings;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.schemas.UserEvent;
+import dev.flinkai.schemas.UserProfile;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.connector.source.SourceReaderContext;
@@ -26,7 +27,9 @@ import static org.apache.flink.configuration.ConfigOptions.key;
 
 /**
  * Feeds the user-events topic with simulated assistant users at a chosen rate: Zipf-skewed popularity, each user
- * following a hidden persona (see {@link UserBehaviourSimulator}), so the model has something real to learn.
+ * following a hidden persona (see {@link UserBehaviourSimulator}), so the model has something real to learn. With
+ * profiles on, it also writes every user's profile once to the user-profiles topic, at its own rate from the start:
+ * some users' first events come before their profile, as in a real system.
  *
  * <pre>
  * flink run -c dev.flinkai.jobs.EventGeneratorJob flink-ai-jobs.jar --rate 1000 --users 100000 [--count N] [--run-id ID]
@@ -46,17 +49,24 @@ public final class EventGeneratorJob {
             .withDescription("Seed of the simulation.");
     public static final ConfigOption<String> RUN_ID = key("run-id").stringType().noDefaultValue()
             .withDescription("Prefix of the event ids. Default: the submission time in base 36.");
+    public static final ConfigOption<Boolean> PROFILES = key("profiles").booleanType().defaultValue(true)
+            .withDescription("Write each user's profile once to topic.profiles.");
+    public static final ConfigOption<Double> PROFILE_RATE = key("profile-rate").doubleType().defaultValue(5000.0)
+            .withDescription("Profiles per second, all subtasks together.");
     static final List<ConfigOption<?>> ALL = List.of(ContextInferenceOptions.BOOTSTRAP_SERVERS,
-            ContextInferenceOptions.TOPIC_EVENTS, RATE, USERS, COUNT, ZIPF, SEED, RUN_ID);
+            ContextInferenceOptions.TOPIC_EVENTS, ContextInferenceOptions.TOPIC_PROFILES, RATE, USERS, COUNT, ZIPF,
+            SEED, RUN_ID, PROFILES, PROFILE_RATE);
 
     private EventGeneratorJob() {}
 
     /** The generator's settings, checked: unknown keys and bad values fail naming the key. */
     static Settings settings(String[] args, ReadableConfig cluster) {
         Settings s = Settings.of(args, ALL, cluster, Set.of());
-        double rate = s.get(RATE);
-        if (!(rate >= 0.001 && rate <= 1e9)) {
-            throw Settings.invalid(RATE, rate, "must be between 0.001 and 1e9");
+        for (ConfigOption<Double> option : List.of(RATE, PROFILE_RATE)) {
+            double rate = s.get(option);
+            if (!(rate >= 0.001 && rate <= 1e9)) {
+                throw Settings.invalid(option, rate, "must be between 0.001 and 1e9");
+            }
         }
         s.atLeast(USERS, 1);
         s.atLeast(COUNT, 1);
@@ -89,6 +99,19 @@ public final class EventGeneratorJob {
                         s.get(ContextInferenceOptions.TOPIC_EVENTS), UserEvent.class,
                         e -> e.getUserId().getBytes(StandardCharsets.UTF_8), DeliveryGuarantee.AT_LEAST_ONCE,
                         "event-generator", Duration.ofMinutes(10), Duration.ofMillis(5)))); // linger: Kafka's default
+        String profilesTopic = s.get(ContextInferenceOptions.TOPIC_PROFILES);
+        if (s.get(PROFILES) && !profilesTopic.isBlank()) {
+            long now = System.currentTimeMillis();
+            DataGeneratorSource<UserProfile> profiles = new DataGeneratorSource<>(
+                    index -> UserBehaviourSimulator.profileOf(UserBehaviourSimulator.userId(index), now), users,
+                    RateLimiterStrategy.perSecond(s.get(PROFILE_RATE)), new AvroTypeInfo<>(UserProfile.class));
+            PipelineOperator.GENERATOR_PROFILES_SINK.on(PipelineOperator.GENERATOR_PROFILES.on(env.fromSource(profiles,
+                            WatermarkStrategy.noWatermarks(), PipelineOperator.GENERATOR_PROFILES.displayName))
+                    .sinkTo(KafkaIo.avroSink(s.get(ContextInferenceOptions.BOOTSTRAP_SERVERS), profilesTopic,
+                            UserProfile.class, p -> p.getUserId().getBytes(StandardCharsets.UTF_8),
+                            DeliveryGuarantee.AT_LEAST_ONCE, "event-generator-profiles", Duration.ofMinutes(10),
+                            Duration.ofMillis(5))));
+        }
         env.execute("event-generator");
     }
 

@@ -182,12 +182,14 @@ class ContextInferenceJobIT {
 
     // ---------------------------------------------------------------------------------------------
 
-    private record Topics(String events, String predictions, String deadLetters) {
+    private record Topics(String events, String predictions, String deadLetters, String profiles,
+                          String modelUpdates, String modelEvents) {
         static Topics create(String name) throws Exception {
             String suffix = name + "-" + UUID.randomUUID().toString().substring(0, 8);
-            Topics t = new Topics("events-" + suffix, "predictions-" + suffix, "dead-letters-" + suffix);
-            kafka.createTopics(1, t.events);
-            kafka.createTopics(2, t.predictions, t.deadLetters);
+            Topics t = new Topics("events-" + suffix, "predictions-" + suffix, "dead-letters-" + suffix,
+                    "profiles-" + suffix, "model-updates-" + suffix, "model-events-" + suffix);
+            kafka.createTopics(1, t.events, t.profiles, t.modelUpdates);
+            kafka.createTopics(2, t.predictions, t.deadLetters, t.modelEvents);
             return t;
         }
     }
@@ -200,6 +202,9 @@ class ContextInferenceJobIT {
                 "--topic.events", topics.events,
                 "--topic.predictions", topics.predictions,
                 "--topic.dead-letters", topics.deadLetters,
+                "--topic.profiles", topics.profiles,
+                "--topic.model-updates", topics.modelUpdates,
+                "--topic.model-events", topics.modelEvents,
                 "--kafka.group-id", "it-" + checkpointPrefix,
                 "--delivery", "exactly-once",
                 "--checkpoint.interval", "1s",
@@ -213,7 +218,8 @@ class ContextInferenceJobIT {
         StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
         env.setParallelism(2);
         ContextInferenceJob.buildPipeline(beforePipeline.apply(ContextInferenceJob.kafkaInput(env, settings)),
-                ContextInferenceJob.predictionSink(settings), ContextInferenceJob.deadLetterSink(settings), settings);
+                ContextInferenceJob.modelUpdates(env, settings, CommittedModel.NAME),
+                ContextInferenceJob.kafkaOutputs(settings), settings);
         return env.executeAsync("context-inference-it-" + checkpointPrefix);
     }
 

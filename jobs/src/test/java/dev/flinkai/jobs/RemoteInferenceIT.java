@@ -83,7 +83,7 @@ class RemoteInferenceIT {
         String events = "events-" + suffix;
         String predictionsTopic = "predictions-" + suffix;
         kafka.createTopics(2, events);
-        kafka.createTopics(2, predictionsTopic, "dead-letters-" + suffix);
+        kafka.createTopics(2, predictionsTopic, "dead-letters-" + suffix, "model-events-" + suffix);
         UserBehaviourSimulator simulator = new UserBehaviourSimulator(5, USERS, 0.8, 0, 1);
         List<UserEvent> produced = new ArrayList<>(); // in the order they were produced: each user's order in the job
 
@@ -91,6 +91,7 @@ class RemoteInferenceIT {
                 "--kafka.bootstrap-servers", kafka.bootstrapServers(),
                 "--topic.events", events, "--topic.predictions", predictionsTopic,
                 "--topic.dead-letters", "dead-letters-" + suffix,
+                "--topic.profiles", "", "--topic.model-updates", "", "--topic.model-events", "model-events-" + suffix,
                 "--kafka.group-id", "remote-" + suffix,
                 "--checkpoint.interval", "1s",
                 "--model.uri", server.modelUri(),
@@ -99,8 +100,8 @@ class RemoteInferenceIT {
                 "--model.remote.breaker.open-for", "2s");
         StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
         env.setParallelism(2);
-        ContextInferenceJob.buildPipeline(ContextInferenceJob.kafkaInput(env, settings),
-                ContextInferenceJob.predictionSink(settings), ContextInferenceJob.deadLetterSink(settings), settings);
+        ContextInferenceJob.buildPipeline(ContextInferenceJob.kafkaInput(env, settings), null,
+                ContextInferenceJob.kafkaOutputs(settings), settings);
         JobClient job = env.executeAsync("remote-inference-it");
         List<Prediction> predictions;
         try {

@@ -109,7 +109,8 @@ class SavepointCompatibilityIT {
     void theJobResumedFromItScoresNewEventsFromTheRestoredContexts(@TempDir Path dir) throws Exception {
         Path savepoint = copySavepoint(dir);
         kafka.createTopics(4, "user-events");
-        kafka.createTopics(2, "predictions", "dead-letters");
+        kafka.createTopics(2, "predictions", "dead-letters", "model-events");
+        kafka.createTopics(1, "user-profiles", "model-updates");
         // The log as the job read it, at the same offsets: the savepoint's source resumes right after it.
         List<LoggedRecord> log = readLog();
         List<ProducerRecord<byte[], byte[]>> replayed = new ArrayList<>();
@@ -137,7 +138,8 @@ class SavepointCompatibilityIT {
         env.configure(restore);
         env.setParallelism(2); // the savepoint was taken at parallelism 1: its keyed state is redistributed
         ContextInferenceJob.buildPipeline(ContextInferenceJob.kafkaInput(env, settings),
-                ContextInferenceJob.predictionSink(settings), ContextInferenceJob.deadLetterSink(settings), settings);
+                ContextInferenceJob.modelUpdates(env, settings, CommittedModel.NAME),
+                ContextInferenceJob.kafkaOutputs(settings), settings);
         JobClient job = env.executeAsync("restore-" + RELEASE);
         List<Prediction> predictions;
         try {

@@ -13,7 +13,8 @@ public final class AvroCoders {
     private AvroCoders() {}
 
     public static void enable() {
-        for (Class<?> type : new Class<?>[] {UserEvent.class, Prediction.class, DeadLetter.class}) {
+        for (Class<?> type : new Class<?>[] {UserEvent.class, Prediction.class, DeadLetter.class,
+                UserProfile.class, ModelUpdate.class, ModelEvent.class}) {
             SpecificData.getForClass(type).setCustomCoders(true);
         }
     }

@@ -37,7 +37,7 @@ public final class NaiveInferenceJob {
         ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(args);
         StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
         DataStream<ScoringRequest> requests = ContextInferenceJob.scoringRequests(
-                ContextInferenceJob.kafkaInput(env, settings), ContextInferenceJob.deadLetterSink(settings), settings);
+                ContextInferenceJob.kafkaInput(env, settings), null, ContextInferenceJob.deadLetterSink(settings), settings);
         PipelineOperator.PREDICTIONS_SINK.on(PipelineOperator.MODEL_INFERENCE.on(requests
                         .map(new PerEventInference(settings)).returns(new AvroTypeInfo<>(Prediction.class)))
                 .sinkTo(ContextInferenceJob.predictionSink(settings)));

@@ -37,7 +37,7 @@ public final class NaiveRemoteInferenceJob {
         ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(args);
         StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
         DataStream<ScoringRequest> requests = ContextInferenceJob.scoringRequests(
-                ContextInferenceJob.kafkaInput(env, settings), ContextInferenceJob.deadLetterSink(settings), settings);
+                ContextInferenceJob.kafkaInput(env, settings), null, ContextInferenceJob.deadLetterSink(settings), settings);
         PipelineOperator.PREDICTIONS_SINK.on(PipelineOperator.MODEL_INFERENCE.on(AsyncDataStream.unorderedWait(requests,
                         new PerEventRemote(settings), settings.inferenceTimeout.toMillis(), TimeUnit.MILLISECONDS,
                         settings.inferenceCapacity))
@@ -63,7 +63,7 @@ public final class NaiveRemoteInferenceJob {
         @Override
         public void open(OpenContext openContext) throws Exception {
             // As many connections as the job's remote client may use (its async operator's capacity in calls).
-            client = OipModelClient.open(settings.modelUri, null, settings.lanes().asyncCapacity(),
+            client = OipModelClient.open(settings.modelUri, null, null, settings.lanes().asyncCapacity(),
                     Duration.ofSeconds(2), settings.remotePolicy.callTimeout(), false);
             model = client.metadata();
             MetricGroup group = getRuntimeContext().getMetricGroup().addGroup("inference").addGroup("lane", "normal");

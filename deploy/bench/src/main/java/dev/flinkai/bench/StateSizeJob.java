@@ -27,8 +27,8 @@ public final class StateSizeJob {
         metrics.set(RocksDBNativeMetricOptions.ESTIMATE_NUM_KEYS, true);
         metrics.set(RocksDBNativeMetricOptions.MONITOR_CUR_SIZE_ALL_MEM_TABLE, true);
         env.configure(metrics);
-        ContextInferenceJob.buildPipeline(ContextInferenceJob.kafkaInput(env, settings),
-                ContextInferenceJob.predictionSink(settings), ContextInferenceJob.deadLetterSink(settings), settings);
+        ContextInferenceJob.buildPipeline(ContextInferenceJob.kafkaInput(env, settings), null,
+                ContextInferenceJob.kafkaOutputs(settings), settings);
         env.execute("bench-state-size");
     }
 }

@@ -11,6 +11,7 @@ import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.formats.avro.AvroSerializationSchema;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 
@@ -24,12 +25,23 @@ public final class KafkaIo {
 
     /** Reads user events from the committed offsets of {@code groupId}, or from the earliest on first start. */
     public static KafkaSource<ReceivedRecord> userEventSource(String bootstrapServers, String topic, String groupId) {
+        return recordSource(bootstrapServers, topic, groupId, new UserEventDeserializer(),
+                OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST));
+    }
+
+    /**
+     * Reads {@code topic} with {@code deserializer} from {@code startingOffsets} on a job's first start; a restore
+     * resumes from the checkpointed offsets.
+     */
+    public static KafkaSource<ReceivedRecord> recordSource(String bootstrapServers, String topic, String groupId,
+                                                           KafkaRecordDeserializationSchema<ReceivedRecord> deserializer,
+                                                           OffsetsInitializer startingOffsets) {
         return KafkaSource.<ReceivedRecord>builder()
                 .setBootstrapServers(bootstrapServers)
                 .setTopics(topic)
                 .setGroupId(groupId)
-                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
-                .setDeserializer(new UserEventDeserializer())
+                .setStartingOffsets(startingOffsets)
+                .setDeserializer(deserializer)
                 // Producers may write transactionally; never read what they abort.
                 .setProperty("isolation.level", "read_committed")
                 .setProperty("partition.discovery.interval.ms", "60000")

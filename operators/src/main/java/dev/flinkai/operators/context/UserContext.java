@@ -1,14 +1,16 @@
 package dev.flinkai.operators.context;
 
 import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
+import dev.flinkai.schemas.UserProfile;
 
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * What the job remembers about one user: the last {@link #RECENT_CAPACITY} events and running aggregates over all of
- * them. Kept small on purpose (about 100 bytes serialized, see {@link UserContextSerializer}) so that millions of users
+ * What the job remembers about one user: the last {@link #RECENT_CAPACITY} events, running aggregates over all of
+ * them, and what the features use of the user's latest {@link UserProfile} (tier, signup time, preferred feature). Kept small on purpose (about 100 bytes serialized, see {@link UserContextSerializer}) so that millions of users
  * fit in one TaskManager's RocksDB.
  *
  * <p>The window size is part of the model's contract: the features are computed over it, so changing it means
@@ -50,6 +52,22 @@ public final class UserContext {
     int sessionHash;
     int sessionEvents;
     int featuresUsedMask;
+    /** 0: no profile yet; else the profile's {@link Tier} ordinal + 1. */
+    byte profileTier;
+    long signupMillis;
+    /** The hash of the profile's preferred feature; 0 for none. */
+    int preferredFeatureHash;
+
+    /** The profile key naming the feature a user prefers. */
+    public static final String PREFERRED_FEATURE = "preferred_feature";
+
+    /** Takes what the features use of {@code profile}; a later profile replaces an earlier one. */
+    public void setProfile(UserProfile profile) {
+        profileTier = (byte) (profile.getTier().ordinal() + 1);
+        signupMillis = profile.getSignupTimeMillis();
+        CharSequence preferred = profile.getPreferences() == null ? null : profile.getPreferences().get(PREFERRED_FEATURE);
+        preferredFeatureHash = preferred == null ? 0 : featureHash(preferred.toString());
+    }
 
     /** Folds one event into the context. Events are taken in arrival order; a late event does not move time back. */
     public void add(UserEvent event) {
@@ -169,6 +187,29 @@ public final class UserContext {
         return Integer.bitCount(featuresUsedMask);
     }
 
+    public boolean hasProfile() {
+        return profileTier != 0;
+    }
+
+    /** The profile's tier; null without a profile. */
+    public Tier tier() {
+        return profileTier == 0 ? null : Tier.values()[profileTier - 1];
+    }
+
+    public long signupMillis() {
+        return signupMillis;
+    }
+
+    /** Whether {@code feature} is the one the user's profile prefers. */
+    public boolean prefers(String feature) {
+        return preferredFeatureHash != 0 && feature != null && featureHash(feature) == preferredFeatureHash;
+    }
+
+    private static int featureHash(String feature) {
+        int h = feature.hashCode();
+        return h == 0 ? 1 : h;
+    }
+
     public UserContext copy() {
         return new UserContext().copyFrom(this);
     }
@@ -193,6 +234,9 @@ public final class UserContext {
         sessionHash = other.sessionHash;
         sessionEvents = other.sessionEvents;
         featuresUsedMask = other.featuresUsedMask;
+        profileTier = other.profileTier;
+        signupMillis = other.signupMillis;
+        preferredFeatureHash = other.preferredFeatureHash;
         return this;
     }
 
@@ -244,7 +288,10 @@ public final class UserContext {
                 && previousEventMillis == c.previousEventMillis
                 && sessionHash == c.sessionHash
                 && sessionEvents == c.sessionEvents
-                && featuresUsedMask == c.featuresUsedMask;
+                && featuresUsedMask == c.featuresUsedMask
+                && profileTier == c.profileTier
+                && signupMillis == c.signupMillis
+                && preferredFeatureHash == c.preferredFeatureHash;
     }
 
     @Override
@@ -254,6 +301,7 @@ public final class UserContext {
 
     @Override
     public String toString() {
-        return "UserContext{events=" + totalEvents + ", recent=" + recentSize + ", byType=" + Arrays.toString(countByType) + "}";
+        return "UserContext{events=" + totalEvents + ", recent=" + recentSize + ", byType=" + Arrays.toString(countByType)
+                + (hasProfile() ? ", tier=" + tier() : "") + "}";
     }
 }

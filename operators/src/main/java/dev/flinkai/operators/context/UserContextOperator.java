@@ -12,12 +12,19 @@ import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 
 import java.time.Duration;
 
 /**
- * Keyed by user: folds each event into the user's {@link UserContext} and emits the event's features for scoring.
+ * Keyed by user: folds each event into the user's {@link UserContext} and emits the event's features for scoring. A
+ * user's profile (same input, same key) goes into the context too and applies to the user's events from then on.
+ *
+ * <p>A second, broadcast input (when the job has one) carries model updates: each is passed on as a control request
+ * ({@link ScoringRequest#control}) on the same path as the events, so the chained inference operator of every subtask
+ * gets it. The second input holds no state and has no say in event time: its watermarks are ignored.
  *
  * <p>The context expires {@code ttl} after the user's last event (state TTL, cleaned incrementally on the heap
  * backend and by the compaction filter in RocksDB), so inactive users do not accumulate forever.
@@ -32,7 +39,8 @@ import java.time.Duration;
  * switching the current key, which a function cannot do.
  */
 public class UserContextOperator extends AbstractStreamOperator<ScoringRequest>
-        implements OneInputStreamOperator<ReceivedRecord, ScoringRequest> {
+        implements OneInputStreamOperator<ReceivedRecord, ScoringRequest>,
+        TwoInputStreamOperator<ReceivedRecord, ReceivedRecord, ScoringRequest> {
     private static final long serialVersionUID = 1L;
 
     public static final String STATE_NAME = "user-context";
@@ -88,31 +96,70 @@ public class UserContextOperator extends AbstractStreamOperator<ScoringRequest>
     }
 
     @Override
+    public void processElement1(StreamRecord<ReceivedRecord> element) throws Exception {
+        processElement(element);
+    }
+
+    @Override
     public void processElement(StreamRecord<ReceivedRecord> element) throws Exception {
-        UserEvent event = element.getValue().event;
-        long ingestTimeMillis = element.getValue().ingestTimeMillis;
-        UserContext context;
+        ReceivedRecord record = element.getValue();
+        if (record.profile != null) {
+            UserContext context = contextForUpdate();
+            context.setProfile(record.profile);
+            if (recentContexts == null) {
+                contextState.update(context);
+            }
+            return;
+        }
+        UserEvent event = record.event;
+        UserContext context = contextForUpdate();
+        context.add(event);
         if (recentContexts == null) {
-            context = storedOrNew();
-            context.add(event);
             contextState.update(context);
-        } else {
-            String user = (String) getCurrentKey();
-            long now = currentTimeMillis();
-            context = recentContexts.getForUpdate(user, now);
-            if (context != null) {
-                cacheHits.inc();
-            } else {
-                context = recentContexts.admit(user, storedOrNew(), now, writeEvicted);
-            }
-            context.add(event);
-            if (!backendChecked) {
-                backendChecked = true;
-                turnCacheOffIfStateHoldsObjects(context);
-            }
         }
         output.collect(element.replace(new ScoringRequest(event.getEventId(), event.getUserId(), event.getPriority(),
-                event.getEventTimeMillis(), ingestTimeMillis, FeatureExtractor.extract(context, event))));
+                event.getEventTimeMillis(), record.ingestTimeMillis, FeatureExtractor.extract(context, event))));
+    }
+
+    /** A model update: on to the scoring operator, which fetches, checks and switches. */
+    @Override
+    public void processElement2(StreamRecord<ReceivedRecord> element) {
+        if (element.getValue().modelUpdate != null) {
+            output.collect(new StreamRecord<>(ScoringRequest.control(element.getValue().modelUpdate)));
+        }
+    }
+
+    /** Event time comes from the keyed input alone. */
+    @Override
+    public void processWatermark1(Watermark mark) throws Exception {
+        processWatermark(mark);
+    }
+
+    @Override
+    public void processWatermark2(Watermark mark) {
+    }
+
+    /**
+     * The current user's context, to be changed: from the heap cache, the state or new. Without the cache the caller
+     * writes it back to the state.
+     */
+    private UserContext contextForUpdate() throws Exception {
+        if (recentContexts == null) {
+            return storedOrNew();
+        }
+        String user = (String) getCurrentKey();
+        long now = currentTimeMillis();
+        UserContext context = recentContexts.getForUpdate(user, now);
+        if (context != null) {
+            cacheHits.inc();
+        } else {
+            context = recentContexts.admit(user, storedOrNew(), now, writeEvicted);
+        }
+        if (!backendChecked) {
+            backendChecked = true;
+            turnCacheOffIfStateHoldsObjects(context);
+        }
+        return context;
     }
 
     /** The keyed state must hold every update when the barrier passes: the snapshot is taken right after. */

@@ -1,6 +1,7 @@
 package dev.flinkai.operators.context;
 
 import dev.flinkai.operators.codec.VarInts;
+import dev.flinkai.schemas.Tier;
 
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
@@ -17,13 +18,14 @@ import java.io.IOException;
  *
  * <p>The first byte is a format version so the layout can evolve without breaking savepoints. Format 2 writes the
  * number of event types before their counts and packs a recent event's type into 3 bits; format 1 (4 types, 2 bits)
- * is read and converted. A context written with more event types than this build knows is refused: symbols may be
- * added to {@code EventType}, never removed.
+ * is read and converted. Format 3 adds the profile's fields after a flag byte. A context written with more event
+ * types than this build knows is refused: symbols may be added to {@code EventType}, never removed.
  */
 public final class UserContextSerializer extends TypeSerializerSingleton<UserContext> {
 
     public static final UserContextSerializer INSTANCE = new UserContextSerializer();
-    private static final int FORMAT_VERSION = 2;
+    private static final int FORMAT_VERSION = 3;
+    private static final int FORMAT_WITHOUT_PROFILE = 2;
     private static final int FORMAT_TWO_BIT_TYPES = 1;
     private static final int FORMAT_1_EVENT_TYPES = 4;
 
@@ -78,12 +80,17 @@ public final class UserContextSerializer extends TypeSerializerSingleton<UserCon
         out.writeInt(c.sessionHash);
         writeVarLong(out, c.sessionEvents);
         out.writeInt(c.featuresUsedMask);
+        out.writeByte(c.profileTier);
+        if (c.profileTier != 0) {
+            out.writeLong(c.signupMillis);
+            out.writeInt(c.preferredFeatureHash);
+        }
     }
 
     @Override
     public UserContext deserialize(DataInputView in) throws IOException {
         int version = in.readUnsignedByte();
-        if (version != FORMAT_VERSION && version != FORMAT_TWO_BIT_TYPES) {
+        if (version != FORMAT_VERSION && version != FORMAT_WITHOUT_PROFILE && version != FORMAT_TWO_BIT_TYPES) {
             throw new IOException("Unknown UserContext format version " + version);
         }
         UserContext c = new UserContext();
@@ -116,6 +123,17 @@ public final class UserContextSerializer extends TypeSerializerSingleton<UserCon
         c.sessionHash = in.readInt();
         c.sessionEvents = (int) readVarLong(in);
         c.featuresUsedMask = in.readInt();
+        if (version == FORMAT_VERSION) {
+            c.profileTier = in.readByte();
+            if (c.profileTier < 0 || c.profileTier > Tier.values().length) {
+                throw new IOException("A UserContext with profile tier " + c.profileTier + ", but Tier has "
+                        + Tier.values().length + " symbols");
+            }
+            if (c.profileTier != 0) {
+                c.signupMillis = in.readLong();
+                c.preferredFeatureHash = in.readInt();
+            }
+        }
         return c;
     }
 

@@ -2,6 +2,7 @@ package dev.flinkai.operators.features;
 
 import dev.flinkai.operators.context.UserContext;
 import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
 
 import java.util.Arrays;
@@ -13,6 +14,10 @@ import java.util.List;
  * <p>Serving (the Flink job) and training (the dataset the notebook learns from, written by
  * {@code TrainingDataExport}) both call this class, so what the model sees in production is by construction what it
  * was trained on. Features are plain, bounded numbers; the model normalises them itself.
+ *
+ * <p>Two blocks: the context's ({@link #CONTEXT_FEATURE_COUNT}), then the profile's. A model takes either the
+ * context block alone (version 1, trained before profiles) or both ({@link #LAYOUT}): a model of fewer features
+ * reads the first ones of every row, so the blocks only ever grow at the end. Without a profile its block is 0.
  */
 public final class FeatureExtractor {
 
@@ -41,7 +46,17 @@ public final class FeatureExtractor {
     static final int LOG_SESSION_EVENTS = SCALARS + 13;
     static final int PRIORITY = SCALARS + 14;
     static final int FEATURES_USED_SHARE = SCALARS + 15;
-    public static final int FEATURE_COUNT = SCALARS + 16;
+    /** The features of the context alone: what models before profiles (version 1) take. */
+    public static final int CONTEXT_FEATURE_COUNT = SCALARS + 16;
+    static final int PROFILE_TIER = CONTEXT_FEATURE_COUNT; // one-hot over Tier, all 0 without a profile
+    static final int HAS_PROFILE = PROFILE_TIER + Tier.values().length;
+    static final int LOG_DAYS_SINCE_SIGNUP = HAS_PROFILE + 1;
+    static final int CURRENT_FEATURE_PREFERRED = HAS_PROFILE + 2; // the event's feature is the profile's preferred one
+    public static final int FEATURE_COUNT = HAS_PROFILE + 3;
+
+    /** The features every request carries, and the models that can score them. */
+    public static final FeatureLayout LAYOUT = new FeatureLayout(FEATURE_COUNT,
+            new int[] {CONTEXT_FEATURE_COUNT, FEATURE_COUNT}, layout());
 
     private FeatureExtractor() {}
 
@@ -80,12 +95,20 @@ public final class FeatureExtractor {
         out[LOG_SESSION_EVENTS] = log1p(context.sessionEvents());
         out[PRIORITY] = Math.min(event.getPriority(), 3) / 3f;
         out[FEATURES_USED_SHARE] = context.featuresUsed() / 8f;
+        if (context.hasProfile()) {
+            out[PROFILE_TIER + context.tier().ordinal()] = 1f;
+            out[HAS_PROFILE] = 1f;
+            out[LOG_DAYS_SINCE_SIGNUP] = log1p((event.getEventTimeMillis() - context.signupMillis()) / 86_400_000L);
+            out[CURRENT_FEATURE_PREFERRED] = context.prefers(event.getFeature()) ? 1f : 0f;
+        }
     }
 
     /** How {@link #FEATURE_COUNT} comes about, for messages about a model that does not fit. */
-    public static String layout() {
-        return FEATURE_COUNT + " = 4 blocks of one slot per EventType symbol (" + EVENT_TYPES + ": "
-                + List.of(EventType.values()) + ") + 16";
+    private static String layout() {
+        return FEATURE_COUNT + " = context " + CONTEXT_FEATURE_COUNT + " (4 blocks of one slot per EventType symbol ("
+                + EVENT_TYPES + ": " + List.of(EventType.values()) + ") + 16) + profile " + (FEATURE_COUNT
+                - CONTEXT_FEATURE_COUNT) + " (one slot per Tier symbol + 3); a model takes all or the context's "
+                + CONTEXT_FEATURE_COUNT;
     }
 
     public static float[] extract(UserContext context, UserEvent event) {

@@ -1,8 +1,10 @@
 package dev.flinkai.operators.features;
 
+import dev.flinkai.schemas.ModelUpdate;
+
 /**
- * One event ready to be scored: its features plus what the prediction must carry back. A Flink POJO (public fields,
- * no-arg constructor) so it travels between operators without Kryo.
+ * One event ready to be scored: its features plus what the prediction must carry back. Or, on the same path so that
+ * every scoring subtask gets it, a control message: a model version to serve ({@link #control}).
  */
 public class ScoringRequest {
     public String eventId;
@@ -12,6 +14,8 @@ public class ScoringRequest {
     /** When the event entered the pipeline (its Kafka record timestamp); kept for end-to-end latency. */
     public long ingestTimeMillis;
     public float[] features;
+    /** Not an event but a control message: the model version to serve (null for an event). */
+    public ModelUpdate modelUpdate;
 
     public ScoringRequest() {}
 
@@ -24,8 +28,20 @@ public class ScoringRequest {
         this.features = features;
     }
 
+    /** A control message asking the scoring operator to serve {@code update}. */
+    public static ScoringRequest control(ModelUpdate update) {
+        ScoringRequest r = new ScoringRequest();
+        r.modelUpdate = update;
+        return r;
+    }
+
+    public boolean isControl() {
+        return modelUpdate != null;
+    }
+
     @Override
     public String toString() {
-        return "ScoringRequest{" + eventId + ", user " + userId + "}";
+        return isControl() ? "ScoringRequest{control: " + modelUpdate.getModelName() + " " + modelUpdate.getVersion() + "}"
+                : "ScoringRequest{" + eventId + ", user " + userId + "}";
     }
 }

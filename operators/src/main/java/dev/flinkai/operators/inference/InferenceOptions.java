@@ -53,6 +53,9 @@ public final class InferenceOptions {
                     + "of holding the stream back: under overload normal traffic degrades and priority traffic keeps "
                     + "flowing.");
 
+    public static final ConfigOption<String> MODEL_NAME = key("model.name").stringType().noDefaultValue()
+            .withDescription("The model's name, which every model update must name. Default: the name in the model's "
+                    + "metadata, read when the job is submitted.");
     public static final ConfigOption<String> FALLBACK_URI = key("model.fallback-uri").stringType().noDefaultValue()
             .withDescription("For a remote `model.uri`: the model (path or `s3://`) run in-process when the endpoint does "
                     + "not answer. Without it such batches get the class priors.");
@@ -87,7 +90,7 @@ public final class InferenceOptions {
     public static final ConfigOption<Boolean> REMOTE_GZIP = key("model.remote.gzip").booleanType().defaultValue(false)
             .withDescription("Gzip request bodies (answers are gzipped whenever the server offers).");
 
-    public static final List<ConfigOption<?>> ALL = List.of(MODEL_URI, S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY,
+    public static final List<ConfigOption<?>> ALL = List.of(MODEL_URI, MODEL_NAME, S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY,
             MAX_BATCH_SIZE, MAX_WAIT, WORKERS, TIMEOUT, CAPACITY, PRIORITY_LANE, PRIORITY_MAX_WAIT, PRIORITY_CAPACITY,
             SHED_LOAD, FALLBACK_URI, REMOTE_TIMEOUT, REMOTE_MAX_ATTEMPTS, REMOTE_RETRY_BACKOFF, REMOTE_MAX_CONCURRENT_CALLS,
             REMOTE_RATE_LIMIT, REMOTE_BREAKER_FAILURE_RATE, REMOTE_BREAKER_SLOW_CALL_RATE, REMOTE_BREAKER_SLOW_CALL,

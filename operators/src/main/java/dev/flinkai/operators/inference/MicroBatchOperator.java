@@ -20,6 +20,7 @@ import java.util.Objects;
  *
  * <p>Two lanes, when a {@link Lanes} is given: elements it calls priority ones fill lists of their own, with their own
  * (shorter) wait, so they never wait in a list behind normal ones. Every list holds elements of one lane only.
+ * Elements an {@link Alone} picks (control messages) are not batched: each passes at once in a list of its own.
  *
  * <p>Why here and not in the async function: one async call per list instead of per element means one hand-off to
  * the model client and one mailbox completion per model call, which cost more per event than scoring it in a batch.
@@ -44,26 +45,37 @@ public class MicroBatchOperator<T> extends AbstractStreamOperator<List<T>> imple
         boolean isPriority(T element);
     }
 
+    /** Picks the elements that pass at once, alone in a list. */
+    @FunctionalInterface
+    public interface Alone<T> extends Serializable {
+        boolean passesAlone(T element);
+    }
+
     private final int maxSize;
     private final long maxWaitMillis;
     private final Lanes<T> lanes;
+    private final Alone<T> alone;
 
     private transient Lane normal;
     private transient Lane priority;
 
     /** One lane: every element goes to the main output. */
     public MicroBatchOperator(int maxSize, Duration maxWait) {
-        this(maxSize, maxWait, null);
+        this(maxSize, maxWait, null, null);
     }
 
-    /** @param lanes null for one lane */
-    public MicroBatchOperator(int maxSize, Duration maxWait, Lanes<T> lanes) {
+    /**
+     * @param lanes null for one lane
+     * @param alone null when every element is batched
+     */
+    public MicroBatchOperator(int maxSize, Duration maxWait, Lanes<T> lanes, Alone<T> alone) {
         if (maxSize < 1) {
             throw new IllegalArgumentException("maxSize must be >= 1, got " + maxSize);
         }
         this.maxSize = maxSize;
         this.maxWaitMillis = waitMillis(maxWait, "maxWait");
         this.lanes = lanes;
+        this.alone = alone;
         if (lanes != null) {
             Objects.requireNonNull(lanes.priority(), "lanes.priority");
             waitMillis(lanes.maxWait(), "lanes.maxWait");
@@ -87,6 +99,11 @@ public class MicroBatchOperator<T> extends AbstractStreamOperator<List<T>> imple
 
     @Override
     public void processElement(StreamRecord<T> element) throws Exception {
+        if (alone != null && alone.passesAlone(element.getValue())) {
+            output.collect(element.hasTimestamp() ? new StreamRecord<>(List.of(element.getValue()), element.getTimestamp())
+                    : new StreamRecord<>(List.of(element.getValue())));
+            return;
+        }
         Lane lane = priority != null && lanes.priority().isPriority(element.getValue()) ? priority : normal;
         lane.add(element);
     }

@@ -37,7 +37,7 @@ public final class ModelClients {
             ResilientModelClient.Policy policy = settings.remotePolicy();
             int connections = policy.maxConcurrentCalls() > 0 ? policy.maxConcurrentCalls() : settings.queueCapacity();
             ModelClient remote = new ResilientModelClient(OipModelClient.open(settings.modelUri(),
-                    local == null ? null : local.metadata(), connections, CONNECT_TIMEOUT, policy.callTimeout(),
+                    local == null ? null : local.metadata(), settings.sha256(), connections, CONNECT_TIMEOUT, policy.callTimeout(),
                     settings.remoteGzip()), policy, owner, metrics);
             return local == null ? remote : new FallbackModelClient(remote, "remote", local, metrics);
         } catch (Exception | Error e) {

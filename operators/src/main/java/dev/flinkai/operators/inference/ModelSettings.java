@@ -14,6 +14,7 @@ import java.util.Objects;
  * <table>
  *   <tr><th>field</th><th>default</th></tr>
  *   <tr><td>modelUri</td><td>none (required): {@code s3://bucket/key.pt}, {@code file:/...} or a path</td></tr>
+ *   <tr><td>sha256</td><td>null: the model file's SHA-256 (hex) is not checked</td></tr>
  *   <tr><td>s3Endpoint, s3AccessKey, s3SecretKey, s3Region</td><td>null: env S3_ENDPOINT, AWS_ACCESS_KEY_ID,
  *       AWS_SECRET_ACCESS_KEY, AWS_REGION (region then us-east-1)</td></tr>
  *   <tr><td>downloadDir</td><td>null: a fresh temp directory per subtask, deleted on close</td></tr>
@@ -29,6 +30,7 @@ public class ModelSettings implements Serializable {
     public static final int DEFAULT_QUEUE_CAPACITY = 10_000;
 
     private String modelUri;
+    private String sha256;
     private String s3Endpoint;
     private String s3AccessKey;
     private String s3SecretKey;
@@ -47,6 +49,16 @@ public class ModelSettings implements Serializable {
     public ModelSettings modelUri(String uri) {
         this.modelUri = uri;
         return this;
+    }
+
+    /** The SHA-256 (hex) the model file must have; null: not checked. */
+    public ModelSettings sha256(String hex) {
+        this.sha256 = hex;
+        return this;
+    }
+
+    public String sha256() {
+        return sha256;
     }
 
     /** Explicit S3 access; any null falls back to the environment. */
@@ -116,7 +128,7 @@ public class ModelSettings implements Serializable {
     }
 
     public ModelSettings copy() {
-        return new ModelSettings().modelUri(modelUri).s3(s3Endpoint, s3AccessKey, s3SecretKey).s3Region(s3Region)
+        return new ModelSettings().modelUri(modelUri).sha256(sha256).s3(s3Endpoint, s3AccessKey, s3SecretKey).s3Region(s3Region)
                 .downloadDir(downloadDir).workers(workers).queueCapacity(queueCapacity).fallbackUri(fallbackUri)
                 .remotePolicy(remotePolicy).remoteGzip(remoteGzip);
     }
@@ -132,7 +144,12 @@ public class ModelSettings implements Serializable {
 
     /** These settings for another model, without a fallback of its own (e.g. for the fallback model itself). */
     public ModelSettings withModelUri(String uri) {
-        return copy().modelUri(uri).fallbackUri(null);
+        return copy().modelUri(uri).sha256(null).fallbackUri(null);
+    }
+
+    /** These settings for the model file at {@code uri} of that SHA-256, keeping the fallback (a model swap). */
+    public ModelSettings forModel(String uri, String sha256) {
+        return copy().modelUri(uri).sha256(sha256);
     }
 
     /** True for {@code http://} and {@code https://} URIs: a model endpoint. */
@@ -175,7 +192,7 @@ public class ModelSettings implements Serializable {
 
     @Override
     public String toString() {
-        return "ModelSettings{modelUri=" + modelUri + ", fallbackUri=" + fallbackUri + ", s3Endpoint=" + s3Endpoint
+        return "ModelSettings{modelUri=" + modelUri + (sha256 == null ? "" : ", sha256=" + sha256) + ", fallbackUri=" + fallbackUri + ", s3Endpoint=" + s3Endpoint
                 + ", workers=" + workers + ", queueCapacity=" + queueCapacity
                 + (remote() ? ", remotePolicy=" + remotePolicy + ", gzip=" + remoteGzip : "") + "}";
     }

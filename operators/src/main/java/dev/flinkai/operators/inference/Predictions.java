@@ -29,10 +29,10 @@ public final class Predictions {
 
     /** Null when the request can be scored by {@code model}, else why not. */
     public static String invalidFeatures(ScoringRequest request, ModelMetadata model) {
-        if (request.features != null && request.features.length == model.featureCount()) {
-            return null;
+        if (request.features != null && request.features.length >= model.featureCount()) {
+            return null; // a model of fewer features reads the first ones
         }
-        return "invalid features: expected " + model.featureCount() + " values, got "
+        return "invalid features: expected at least " + model.featureCount() + " values, got "
                 + (request.features == null ? "none" : request.features.length);
     }
 

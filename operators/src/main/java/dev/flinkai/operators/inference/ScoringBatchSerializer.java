@@ -1,7 +1,11 @@
 package dev.flinkai.operators.inference;
 
+import dev.flinkai.operators.codec.AvroRecordCodec;
+import dev.flinkai.operators.codec.AvroSchemaGuard;
 import dev.flinkai.operators.codec.SerializerTypeInfo;
 import dev.flinkai.operators.features.ScoringRequest;
+import dev.flinkai.operators.ingest.ReceivedRecordSerializer;
+import dev.flinkai.schemas.ModelUpdate;
 
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
@@ -16,8 +20,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The type of a micro-batch of {@link ScoringRequest}s between {@link MicroBatchOperator} and the async inference
- * operator. A batch is immutable once emitted (nobody modifies it or its requests), so {@link #copy} returns it as is:
+ * The type of a micro-batch of {@link ScoringRequest}s (events, or one control message) between
+ * {@link MicroBatchOperator} and the async inference operator. A batch is immutable once emitted (nobody modifies it
+ * or its requests), so {@link #copy} returns it as is:
  * with object reuse on, Flink's async operator copies every input it holds, and a deep copy of each request (two
  * strings, 32 floats) cost about as much as the request's share of the model call. Serialized only when a checkpoint
  * stores the batches still in flight.
@@ -29,7 +34,19 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
     @SuppressWarnings("unchecked")
     public static final TypeInformation<List<ScoringRequest>> TYPE =
             new SerializerTypeInfo<>("ScoringBatch", (Class<List<ScoringRequest>>) (Class<?>) List.class, INSTANCE);
-    private static final int FORMAT_VERSION = 1;
+    /** Format 2 starts each request with its kind; format 1 held events only. */
+    private static final int FORMAT_VERSION = 2;
+    private static final int FORMAT_EVENTS_ONLY = 1;
+    private static final int EVENT = 0;
+    private static final int CONTROL = 1;
+    /** Model updates in control messages, in Avro binary (schema guarded by ReceivedRecordSerializer): rare. */
+    private static final ThreadLocal<AvroRecordCodec<ModelUpdate>> UPDATES =
+            ThreadLocal.withInitial(() -> new AvroRecordCodec<>(ModelUpdate.class));
+
+    static {
+        AvroSchemaGuard.requireExactly(ModelUpdate.getClassSchema(), ReceivedRecordSerializer.MODEL_UPDATE_FIELDS,
+                "ScoringBatchSerializer writes, in Avro binary of that schema,");
+    }
 
     @Override
     public boolean isImmutableType() {
@@ -61,6 +78,13 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
         out.writeByte(FORMAT_VERSION);
         out.writeInt(batch.size());
         for (ScoringRequest r : batch) {
+            out.writeByte(r.isControl() ? CONTROL : EVENT);
+            if (r.isControl()) {
+                byte[] bytes = UPDATES.get().encode(r.modelUpdate);
+                out.writeInt(bytes.length);
+                out.write(bytes);
+                continue;
+            }
             StringValue.writeString(r.eventId, out);
             StringValue.writeString(r.userId, out);
             out.writeInt(r.priority);
@@ -80,12 +104,21 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
     @Override
     public List<ScoringRequest> deserialize(DataInputView in) throws IOException {
         int version = in.readUnsignedByte();
-        if (version != FORMAT_VERSION) {
+        if (version != FORMAT_VERSION && version != FORMAT_EVENTS_ONLY) {
             throw new IOException("Unknown scoring batch format version " + version);
         }
         int size = in.readInt();
         List<ScoringRequest> batch = new ArrayList<>(size);
         for (int i = 0; i < size; i++) {
+            int kind = version == FORMAT_EVENTS_ONLY ? EVENT : in.readUnsignedByte();
+            if (kind == CONTROL) {
+                byte[] bytes = new byte[in.readInt()];
+                in.readFully(bytes);
+                batch.add(ScoringRequest.control(UPDATES.get().decode(bytes)));
+                continue;
+            } else if (kind != EVENT) {
+                throw new IOException("Unknown scoring request kind " + kind);
+            }
             ScoringRequest r = new ScoringRequest();
             r.eventId = StringValue.readString(in);
             r.userId = StringValue.readString(in);

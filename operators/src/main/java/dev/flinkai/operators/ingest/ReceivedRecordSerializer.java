@@ -1,12 +1,15 @@
 package dev.flinkai.operators.ingest;
 
+import dev.flinkai.operators.codec.AvroRecordCodec;
 import dev.flinkai.operators.codec.AvroSchemaGuard;
 import dev.flinkai.operators.codec.SerializerTypeInfo;
 import dev.flinkai.operators.codec.UserEventDecoder;
 import dev.flinkai.operators.codec.VarInts;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.ModelUpdate;
 import dev.flinkai.schemas.UserEvent;
+import dev.flinkai.schemas.UserProfile;
 
 import org.apache.avro.Schema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -30,7 +33,8 @@ import java.util.List;
  * <p>It writes the fields {@link UserEvent} and {@link DeadLetter} have today and refuses to load if the generated
  * classes have others, so a schema change cannot silently drop a field in the shuffle. The first byte of each value
  * is a format version; it reads every version it ever wrote, as unaligned checkpoints keep records in flight (format
- * 1 wrote strings with Flink's {@code StringValue}, format 2 as a varint length and UTF-8).
+ * 1 wrote strings with Flink's {@code StringValue}, format 2 as a varint length and UTF-8). Profiles and model
+ * updates, one per user or per rollout, go in Avro binary with Avro's own coders, their schemas guarded the same way.
  */
 public final class ReceivedRecordSerializer extends TypeSerializerSingleton<ReceivedRecord> {
     private static final long serialVersionUID = 1L;
@@ -41,11 +45,21 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
 
     static final List<String> DEAD_LETTER_FIELDS = List.of("payload:UNION<NULL,BYTES>", "sourceTopic:STRING",
             "sourcePartition:INT", "sourceOffset:LONG", "reason:STRING", "failedAtMillis:LONG");
+    static final List<String> PROFILE_FIELDS = List.of("userId:STRING", "tier:ENUM", "locale:STRING",
+            "signupTimeMillis:LONG", "preferences:MAP");
+    public static final List<String> MODEL_UPDATE_FIELDS = List.of("modelName:STRING", "version:STRING", "uri:STRING",
+            "sha256:UNION<NULL,STRING>", "notes:UNION<NULL,STRING>", "publishedAtMillis:LONG");
 
     private static final int FORMAT_VERSION = 2;
     private static final int STRING_VALUE_FORMAT = 1;
     private static final int VALID = 1;
     private static final int DEAD = 2;
+    private static final int PROFILE = 3;
+    private static final int MODEL_UPDATE = 4;
+    private static final ThreadLocal<AvroRecordCodec<UserProfile>> PROFILES =
+            ThreadLocal.withInitial(() -> new AvroRecordCodec<>(UserProfile.class));
+    private static final ThreadLocal<AvroRecordCodec<ModelUpdate>> MODEL_UPDATES =
+            ThreadLocal.withInitial(() -> new AvroRecordCodec<>(ModelUpdate.class));
     private static final EventType[] EVENT_TYPES = EventType.values();
 
     static {
@@ -56,6 +70,10 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
     static void checkSchemas(Schema userEvent, Schema deadLetter) {
         AvroSchemaGuard.requireExactly(userEvent, UserEventDecoder.FIELDS, "ReceivedRecordSerializer writes");
         AvroSchemaGuard.requireExactly(deadLetter, DEAD_LETTER_FIELDS, "ReceivedRecordSerializer writes");
+        AvroSchemaGuard.requireExactly(UserProfile.getClassSchema(), PROFILE_FIELDS,
+                "ReceivedRecordSerializer writes, in Avro binary of that schema,");
+        AvroSchemaGuard.requireExactly(ModelUpdate.getClassSchema(), MODEL_UPDATE_FIELDS,
+                "ReceivedRecordSerializer writes, in Avro binary of that schema,");
     }
 
     @Override
@@ -73,6 +91,8 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
         ReceivedRecord copy = new ReceivedRecord();
         copy.ingestTimeMillis = from.ingestTimeMillis;
         copy.event = from.event == null ? null : UserEvent.newBuilder(from.event).build();
+        copy.profile = from.profile == null ? null : UserProfile.newBuilder(from.profile).build();
+        copy.modelUpdate = from.modelUpdate == null ? null : ModelUpdate.newBuilder(from.modelUpdate).build();
         copy.deadLetter = from.deadLetter == null ? null : DeadLetter.newBuilder(from.deadLetter).build();
         return copy;
     }
@@ -94,6 +114,12 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
         if (record.event != null) {
             out.writeByte(VALID);
             writeEvent(record.event, out);
+        } else if (record.profile != null) {
+            out.writeByte(PROFILE);
+            writeBytes(PROFILES.get().encode(record.profile), out);
+        } else if (record.modelUpdate != null) {
+            out.writeByte(MODEL_UPDATE);
+            writeBytes(MODEL_UPDATES.get().encode(record.modelUpdate), out);
         } else {
             out.writeByte(DEAD);
             writeDeadLetter(record.deadLetter, out);
@@ -113,6 +139,10 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
             record.event = readEvent(in, version);
         } else if (kind == DEAD) {
             record.deadLetter = readDeadLetter(in, version);
+        } else if (kind == PROFILE) {
+            record.profile = PROFILES.get().decode(readBytes(in));
+        } else if (kind == MODEL_UPDATE) {
+            record.modelUpdate = MODEL_UPDATES.get().decode(readBytes(in));
         } else {
             throw new IOException("Unknown ReceivedRecord kind " + kind);
         }
@@ -215,6 +245,21 @@ public final class ReceivedRecordSerializer extends TypeSerializerSingleton<Rece
         d.setReason(readString(in, version));
         d.setFailedAtMillis(in.readLong());
         return d;
+    }
+
+    private static void writeBytes(byte[] bytes, DataOutputView out) throws IOException {
+        VarInts.writeUnsigned(out, bytes.length);
+        out.write(bytes);
+    }
+
+    private static byte[] readBytes(DataInputView in) throws IOException {
+        long length = VarInts.readUnsigned(in, "a ReceivedRecord byte count");
+        if (length > Integer.MAX_VALUE) {
+            throw new IOException("Malformed ReceivedRecord byte count " + length);
+        }
+        byte[] bytes = new byte[(int) length];
+        in.readFully(bytes);
+        return bytes;
     }
 
     /** A varint header (0: null, else the UTF-8 length + 1), then UTF-8; the JDK copies ASCII strings in one go. */

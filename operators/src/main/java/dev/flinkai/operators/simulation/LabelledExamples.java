@@ -11,6 +11,9 @@ import java.util.Map;
  * Turns simulated traffic into (features, label) examples the way the job sees it: each event is folded into its
  * user's {@link UserContext}, features come from {@link FeatureExtractor}, and the label is the type of that user's
  * next event. Used for the training set and for checking a trained model on fresh data.
+ *
+ * <p>Nine in ten users have a profile ({@link UserBehaviourSimulator#profileOf}) from their first event on; the
+ * others have none, as users whose profile has not arrived yet, so a model learns both.
  */
 public final class LabelledExamples {
 
@@ -20,6 +23,11 @@ public final class LabelledExamples {
     }
 
     private LabelledExamples() {}
+
+    /** Whether a simulated user has a profile in the examples: nine in ten, fixed by the id. */
+    static boolean hasProfile(String userId) {
+        return Math.floorMod(userId.hashCode() * 31 + 7, 10) != 0;
+    }
 
     /** Simulates {@code events} events of {@code users} users and emits an example for each that has a successor. */
     public static void generate(long seed, int users, double zipfExponent, int events, Sink sink) {
@@ -34,7 +42,14 @@ public final class LabelledExamples {
             if (previous != null) {
                 sink.accept(previous, event.getEventType().ordinal());
             }
-            UserContext context = contexts.computeIfAbsent(event.getUserId(), id -> new UserContext());
+            long now = clock;
+            UserContext context = contexts.computeIfAbsent(event.getUserId(), id -> {
+                UserContext fresh = new UserContext();
+                if (hasProfile(id)) {
+                    fresh.setProfile(UserBehaviourSimulator.profileOf(id, now));
+                }
+                return fresh;
+            });
             context.add(event);
             pendingFeatures.put(event.getUserId(), FeatureExtractor.extract(context, event));
         }

@@ -8,8 +8,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Writes the training set for the notebook: a CSV with columns f0..f31 and label (the user's next event type), made
- * by the same context and feature code the job runs.
+ * Writes the training set for the notebook: a CSV with columns f0..f37 and label (the user's next event type), made
+ * by the same context and feature code the job runs. The first 32 columns are the context's features (what model
+ * version 1 takes), the others the profile's.
  *
  * <pre>java -cp operators.jar:... dev.flinkai.operators.simulation.TrainingDataExport OUT.csv [seed] [users] [events]</pre>
  */

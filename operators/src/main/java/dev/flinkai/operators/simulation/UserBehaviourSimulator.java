@@ -1,8 +1,12 @@
 package dev.flinkai.operators.simulation;
 
+import dev.flinkai.operators.context.UserContext;
 import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
+import dev.flinkai.schemas.UserProfile;
 
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -13,6 +17,11 @@ import java.util.SplittableRandom;
  * <p>The persona is never written into the event; a model has to infer it from the user's context, which is what
  * makes the generated stream worth learning from. A simulator owns one partition of the users (user index modulo
  * partitions), so parallel generator instances never interleave one user's event sequence.
+ *
+ * <p>Each user also has a profile ({@link #profileOf}): a tier, a locale, a signup time and a preferred feature that
+ * go with the persona (power users are mostly enterprise customers of long standing, strugglers new free users), so a
+ * model that sees the profile knows a new user better. It is drawn from the user id alone and leaves the event
+ * sequence as it was.
  *
  * <p>Deterministic for a given seed and call sequence. Not thread-safe.
  */
@@ -43,6 +52,16 @@ public final class UserBehaviourSimulator {
         {"chat", "search"},
         {"chat", "summarize"},
     };
+
+    /** TIER_SHARE[persona][tier], tiers in {@link Tier} order. */
+    private static final double[][] TIER_SHARE = {{0.50, 0.40, 0.10}, {0.10, 0.40, 0.50}, {0.80, 0.15, 0.05}, {0.85, 0.15, 0.00}};
+    /** Days between signup and now: from, to. */
+    private static final int[][] ACCOUNT_AGE_DAYS = {{0, 300}, {200, 1000}, {0, 60}, {30, 700}};
+    /** The feature a user's profile names as preferred: the persona's own most of the time. */
+    private static final String[] PREFERRED_FEATURE = {"image", "agent", "search", "summarize"};
+    private static final double PREFERS_OWN = 0.8;
+    private static final String[] ALL_FEATURES = {"chat", "search", "code", "summarize", "translate", "image", "agent"};
+    private static final String[] LOCALES = {"en-US", "en-GB", "de-DE", "fr-FR", "es-ES", "ja-JP", "pt-BR"};
 
     private final SplittableRandom random;
     private final int partition;
@@ -80,6 +99,31 @@ public final class UserBehaviourSimulator {
     public static Persona personaOf(String userId) {
         int h = userId.hashCode() * 0x9E3779B1;
         return Persona.values()[Math.floorMod(h ^ (h >>> 16), Persona.values().length)];
+    }
+
+    /**
+     * The profile of a user as of {@code nowMillis}: a fixed function of the id (its own random numbers, so the
+     * simulated events stay the same with or without profiles).
+     */
+    public static UserProfile profileOf(String userId, long nowMillis) {
+        int persona = personaOf(userId).ordinal();
+        SplittableRandom r = new SplittableRandom(userId.hashCode() * 0x9E3779B97F4A7C15L + 17);
+        double u = r.nextDouble();
+        int tier = 0;
+        for (double share = TIER_SHARE[persona][0]; u >= share && tier < Tier.values().length - 1; ) {
+            share += TIER_SHARE[persona][++tier];
+        }
+        int[] age = ACCOUNT_AGE_DAYS[persona];
+        long days = age[0] + r.nextInt(age[1] - age[0] + 1);
+        String preferred = r.nextDouble() < PREFERS_OWN ? PREFERRED_FEATURE[persona]
+                : ALL_FEATURES[r.nextInt(ALL_FEATURES.length)];
+        return UserProfile.newBuilder()
+                .setUserId(userId)
+                .setTier(Tier.values()[tier])
+                .setLocale(LOCALES[r.nextInt(LOCALES.length)])
+                .setSignupTimeMillis(nowMillis - days * 86_400_000L - r.nextInt(86_400_000))
+                .setPreferences(Map.of(UserContext.PREFERRED_FEATURE, preferred))
+                .build();
     }
 
     /** The next event of a popularity-weighted random user of this partition. */

@@ -7,6 +7,7 @@ import dev.flinkai.operators.inference.ModelClientFactory;
 import dev.flinkai.operators.inference.ModelSettings;
 import dev.flinkai.operators.inference.djl.DjlModelClient;
 import dev.flinkai.operators.testing.InterceptedScorer;
+import dev.flinkai.schemas.ModelEvent;
 import dev.flinkai.schemas.Prediction;
 
 import org.apache.flink.api.common.ExecutionConfig;
@@ -16,6 +17,7 @@ import org.apache.flink.api.common.functions.util.RuntimeUDFContext;
 import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
 import org.apache.flink.streaming.api.functions.async.CollectionSupplier;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
+import org.apache.flink.types.Either;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -86,7 +88,7 @@ public class BatchingInferenceBenchmark {
         }
         ModelSettings settings = ModelSettings.forModel(BenchData.committedModel().toUri().toString()).workers(1);
         function = new BatchingInferenceFunction(settings, callCounting(modelCalls, modelRows),
-                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30));
+                FeatureExtractor.LAYOUT, Duration.ofSeconds(30));
         function.setRuntimeContext(new RuntimeUDFContext(new TaskInfoImpl("bench", 1, 0, 1, 0),
                 getClass().getClassLoader(), new ExecutionConfig(), new HashMap<>(), new HashMap<>(),
                 UnregisteredMetricsGroup.createOperatorMetricGroup()));
@@ -131,15 +133,18 @@ public class BatchingInferenceBenchmark {
                 }));
     }
 
-    private final class Counting implements ResultFuture<Prediction> {
+    private final class Counting implements ResultFuture<Either<Prediction, ModelEvent>> {
         @Override
-        public void complete(Collection<Prediction> result) {
-            for (Prediction p : result) {
-                if (p.getFallback()) {
+        public void complete(Collection<Either<Prediction, ModelEvent>> result) {
+            for (Either<Prediction, ModelEvent> answer : result) {
+                if (answer.isRight()) {
+                    continue; // the model the function serves, announced with its first batch
+                }
+                if (answer.left().getFallback()) {
                     fallbacks.incrementAndGet();
                 }
+                completed.incrementAndGet(); // requests answered
             }
-            completed.addAndGet(result.size()); // requests answered
         }
 
         @Override
@@ -149,7 +154,7 @@ public class BatchingInferenceBenchmark {
         }
 
         @Override
-        public void complete(CollectionSupplier<Prediction> supplier) {
+        public void complete(CollectionSupplier<Either<Prediction, ModelEvent>> supplier) {
             try {
                 complete(supplier.get());
             } catch (Exception e) {

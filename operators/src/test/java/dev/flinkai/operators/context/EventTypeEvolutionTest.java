@@ -46,13 +46,13 @@ class EventTypeEvolutionTest {
 
         assertThat(result).doesNotContainKey("failure");
         assertThat(result.get("eventTypes")).isEqualTo(5);
-        assertThat(result.get("featureCount")).isEqualTo(36);
+        assertThat(result.get("featureCount")).isEqualTo(42); // 36 of the context, 6 of the profile
         assertThat(result.get("decodedType")).isEqualTo("HANDOFF");
         assertThat(result.get("latestType")).isEqualTo(4);
         assertThat(result.get("previousType")).isEqualTo(EventType.QUERY.ordinal());
         assertThat(result.get("countOfAdded")).isEqualTo(1L);
         float[] features = (float[]) result.get("features");
-        assertThat(features).hasSize(36);
+        assertThat(features).hasSize(42);
         assertThat(features[4]).as("current type one-hot, slot of the new type").isEqualTo(1f);
         assertThat(features[5 + EventType.QUERY.ordinal()]).as("previous type one-hot").isEqualTo(1f);
         assertThat(result.get("roundTrip")).isEqualTo(true);
@@ -61,7 +61,9 @@ class EventTypeEvolutionTest {
         assertThat(result.get("formerAfterAdd")).isEqualTo(1L);
         assertThat((String) result.get("modelRefused"))
                 .contains("takes 32 features")
-                .contains("36 = 4 blocks of one slot per EventType symbol (5: [QUERY, ACTION, FEEDBACK, TASK_OUTCOME, HANDOFF])");
+                .contains("42 = context 36 (4 blocks of one slot per EventType symbol (5: [QUERY, ACTION, FEEDBACK, "
+                        + "TASK_OUTCOME, HANDOFF]) + 16) + profile 6")
+                .contains("a model takes all or the context's 36");
     }
 
     @Test
@@ -73,9 +75,10 @@ class EventTypeEvolutionTest {
     }
 
     @Test
-    void todaysBuildHasFourTypesAndThirtyTwoFeatures() {
+    void todaysBuildHasFourTypesThirtyTwoContextFeaturesAndSixOfTheProfile() {
         assertThat(UserContext.EVENT_TYPES).isEqualTo(EventType.values().length).isEqualTo(4);
-        assertThat(FeatureExtractor.FEATURE_COUNT).isEqualTo(32);
+        assertThat(FeatureExtractor.CONTEXT_FEATURE_COUNT).isEqualTo(32);
+        assertThat(FeatureExtractor.FEATURE_COUNT).isEqualTo(38);
     }
 
     /** Compiles the schemas with {@code extraSymbols} added to EventType and runs the probe against them. */

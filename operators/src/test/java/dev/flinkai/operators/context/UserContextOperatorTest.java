@@ -3,7 +3,10 @@ package dev.flinkai.operators.context;
 import dev.flinkai.operators.features.FeatureExtractor;
 import dev.flinkai.operators.features.ScoringRequest;
 import dev.flinkai.operators.ingest.ReceivedRecord;
+import dev.flinkai.schemas.ModelUpdate;
+import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
+import dev.flinkai.schemas.UserProfile;
 
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -13,6 +16,7 @@ import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -42,7 +46,7 @@ class UserContextOperatorTest {
             }
         };
         KeyedOneInputStreamOperatorTestHarness<String, ReceivedRecord, ScoringRequest> harness =
-                new KeyedOneInputStreamOperatorTestHarness<>(operator, r -> r.event.getUserId(), Types.STRING);
+                new KeyedOneInputStreamOperatorTestHarness<>(operator, ReceivedRecord::userId, Types.STRING);
         if (rocksDb) {
             harness.setStateBackend(new EmbeddedRocksDBStateBackend());
         }
@@ -225,6 +229,74 @@ class UserContextOperatorTest {
         for (int i = 0; i < restored.size(); i++) {
             assertThat(restored.get(i).eventId).isEqualTo(uninterrupted.get(i).eventId);
             assertThat(restored.get(i).features).containsExactly(uninterrupted.get(i).features);
+        }
+    }
+
+    private static final int TIER = FeatureExtractor.CONTEXT_FEATURE_COUNT;
+    private static final int HAS_PROFILE = TIER + Tier.values().length;
+
+    /**
+     * A profile goes into its user's context: events before it have no profile features, events after it have them;
+     * a profile alone emits nothing but is kept; a later profile replaces the earlier one.
+     */
+    @ParameterizedTest(name = "RocksDB: {0}, cached users: {1}")
+    @CsvSource({"false, 0", "true, 0", "true, 3"})
+    void aProfileAppliesToTheUsersEventsFromItsArrivalOn(boolean rocksDb, int cachedUsers) throws Exception {
+        List<UserEvent> events = TestEvents.simulated(11, 1, 6);
+        String user = events.get(0).getUserId();
+        try (var harness = harness(rocksDb, cachedUsers)) {
+            harness.open();
+            run(harness, events.subList(0, 2));
+            harness.processElement(ReceivedRecord.profile(profile(user, Tier.ENTERPRISE), 5L), 5L);
+            harness.processElement(ReceivedRecord.profile(profile("profile-only", Tier.FREE), 6L), 6L);
+            run(harness, events.subList(2, 4));
+            harness.processElement(ReceivedRecord.profile(profile(user, Tier.PRO), 7L), 7L);
+            List<ScoringRequest> out = run(harness, events.subList(4, 6));
+
+            assertThat(out).hasSize(6);
+            assertThat(out.subList(0, 2)).allSatisfy(r -> {
+                assertThat(r.features[HAS_PROFILE]).isZero();
+                assertThat(r.features[TIER + Tier.ENTERPRISE.ordinal()]).isZero();
+            });
+            assertThat(out.subList(2, 4)).allSatisfy(r -> {
+                assertThat(r.features[HAS_PROFILE]).isEqualTo(1f);
+                assertThat(r.features[TIER + Tier.ENTERPRISE.ordinal()]).isEqualTo(1f);
+            });
+            assertThat(out.subList(4, 6)).allSatisfy(r -> {
+                assertThat(r.features[TIER + Tier.PRO.ordinal()]).isEqualTo(1f);
+                assertThat(r.features[TIER + Tier.ENTERPRISE.ordinal()]).isZero();
+            });
+            harness.prepareSnapshotPreBarrier(1);
+            assertThat(stateOf(harness, user).tier()).isEqualTo(Tier.PRO);
+            assertThat(stateOf(harness, user).totalEvents()).isEqualTo(6);
+            assertThat(stateOf(harness, "profile-only").tier()).isEqualTo(Tier.FREE);
+            assertThat(stateOf(harness, "profile-only").totalEvents()).isZero();
+        }
+    }
+
+    private static UserProfile profile(String user, Tier tier) {
+        return UserProfile.newBuilder().setUserId(user).setTier(tier).setLocale("en-US")
+                .setSignupTimeMillis(1_600_000_000_000L).build();
+    }
+
+    /** A model update on the second input passes on as a control request, between the events, and keeps no state. */
+    @Test
+    void aModelUpdatePassesOnAsAControlRequest() throws Exception {
+        ModelUpdate update = ModelUpdate.newBuilder().setModelName("m").setVersion("2").setUri("s3://models/m.pt")
+                .setSha256("ab".repeat(32)).build();
+        List<UserEvent> events = TestEvents.simulated(5, 3, 4);
+        try (var harness = new KeyedTwoInputStreamOperatorTestHarness<String, ReceivedRecord, ReceivedRecord, ScoringRequest>(
+                new UserContextOperator(TTL, 0), ReceivedRecord::userId, r -> "", Types.STRING)) {
+            harness.open();
+            harness.processElement1(TestEvents.received(events.get(0)), 1L);
+            harness.processElement2(ReceivedRecord.modelUpdate(update, 2L), 2L);
+            harness.processElement1(TestEvents.received(events.get(1)), 3L);
+            List<ScoringRequest> out = harness.extractOutputValues();
+            assertThat(out).hasSize(3);
+            assertThat(out.get(0).isControl()).isFalse();
+            assertThat(out.get(1).isControl()).isTrue();
+            assertThat(out.get(1).modelUpdate).isEqualTo(update);
+            assertThat(out.get(2).isControl()).isFalse();
         }
     }
 }

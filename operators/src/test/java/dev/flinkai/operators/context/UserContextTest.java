@@ -1,7 +1,9 @@
 package dev.flinkai.operators.context;
 
 import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
+import dev.flinkai.schemas.UserProfile;
 
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
@@ -9,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -47,8 +50,37 @@ class UserContextTest {
 
         DataOutputSerializer out = new DataOutputSerializer(64);
         UserContextSerializer.INSTANCE.serialize(read, out);
-        assertThat(out.getCopyOfBuffer()[0]).as("written in the current format").isEqualTo((byte) 2);
-        assertThat(out.length()).as("one byte more: the number of event types").isEqualTo(FORMAT_1_HEX.length() / 2 + 1);
+        assertThat(out.getCopyOfBuffer()[0]).as("written in the current format").isEqualTo((byte) 3);
+        assertThat(out.length()).as("two bytes more: the number of event types, no profile")
+                .isEqualTo(FORMAT_1_HEX.length() / 2 + 2);
+    }
+
+    /** A profile's fields survive serialization; a context without one stays without one, a later profile replaces. */
+    @Test
+    void theProfileIsPartOfTheContextAndALaterOneReplacesIt() throws Exception {
+        UserContext context = new UserContext();
+        threeEvents().forEach(context::add);
+        assertThat(context.hasProfile()).isFalse();
+        context.setProfile(UserProfile.newBuilder().setUserId("u1").setTier(Tier.PRO).setLocale("de-DE")
+                .setSignupTimeMillis(1_600_000_000_000L).setPreferences(Map.of(UserContext.PREFERRED_FEATURE, "code"))
+                .build());
+        UserContext read = roundTrip(context);
+        assertThat(read).isEqualTo(context);
+        assertThat(read.tier()).isEqualTo(Tier.PRO);
+        assertThat(read.signupMillis()).isEqualTo(1_600_000_000_000L);
+        assertThat(read.prefers("code")).isTrue();
+        assertThat(read.prefers("chat")).isFalse();
+
+        read.setProfile(UserProfile.newBuilder().setUserId("u1").setTier(Tier.FREE).setLocale("de-DE")
+                .setSignupTimeMillis(1_600_000_000_000L).build());
+        assertThat(roundTrip(read).tier()).isEqualTo(Tier.FREE);
+        assertThat(roundTrip(read).prefers("code")).as("no preference in the later profile").isFalse();
+    }
+
+    private static UserContext roundTrip(UserContext context) throws Exception {
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        UserContextSerializer.INSTANCE.serialize(context, out);
+        return UserContextSerializer.INSTANCE.deserialize(new DataInputDeserializer(out.getCopyOfBuffer()));
     }
 
     @Test

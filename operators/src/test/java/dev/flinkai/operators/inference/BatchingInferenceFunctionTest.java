@@ -1,6 +1,7 @@
 package dev.flinkai.operators.inference;
 
 import dev.flinkai.operators.features.FeatureExtractor;
+import dev.flinkai.operators.features.FeatureLayout;
 import dev.flinkai.operators.features.ScoringRequest;
 import dev.flinkai.operators.inference.djl.BatchScorer;
 import dev.flinkai.operators.inference.djl.DjlModel;
@@ -9,13 +10,13 @@ import dev.flinkai.operators.inference.djl.ModelArtifacts;
 import dev.flinkai.operators.simulation.LabelledExamples;
 import dev.flinkai.operators.testing.CommittedModel;
 import dev.flinkai.operators.testing.InterceptedScorer;
+import dev.flinkai.schemas.ModelEvent;
 import dev.flinkai.schemas.Prediction;
 
 import org.apache.flink.api.common.serialization.SerializerConfigImpl;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.base.ListSerializer;
-import org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializer;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.Histogram;
@@ -32,6 +33,7 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
 import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.apache.flink.types.Either;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -98,7 +100,7 @@ class BatchingInferenceFunctionTest {
     }
 
     private static BatchingInferenceFunction function(ModelSettings settings, ModelClientFactory clients, Duration timeout) {
-        return new BatchingInferenceFunction(settings, clients, FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(),
+        return new BatchingInferenceFunction(settings, clients, FeatureExtractor.LAYOUT,
                 timeout);
     }
 
@@ -108,18 +110,18 @@ class BatchingInferenceFunctionTest {
                 predictor -> new InterceptedScorer(predictor, interceptor));
     }
 
-    private static OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness(
+    static OneInputStreamOperatorTestHarness<List<ScoringRequest>, Either<Prediction, ModelEvent>> harness(
             BatchingInferenceFunction function, long timeoutMillis, int capacity) throws Exception {
         return harness(function, timeoutMillis, capacity, null);
     }
 
     /** With {@code metrics}, the operator registers its metrics there (see {@link CapturingTaskGroup}). */
-    private static OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness(
+    static OneInputStreamOperatorTestHarness<List<ScoringRequest>, Either<Prediction, ModelEvent>> harness(
             BatchingInferenceFunction function, long timeoutMillis, int capacity, CapturingTaskGroup metrics)
             throws Exception {
-        var factory = new AsyncWaitOperatorFactory<List<ScoringRequest>, Prediction>(function, timeoutMillis, capacity,
+        var factory = new AsyncWaitOperatorFactory<List<ScoringRequest>, Either<Prediction, ModelEvent>>(function, timeoutMillis, capacity,
                 AsyncDataStream.OutputMode.UNORDERED);
-        OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness;
+        OneInputStreamOperatorTestHarness<List<ScoringRequest>, Either<Prediction, ModelEvent>> harness;
         if (metrics == null) {
             harness = new OneInputStreamOperatorTestHarness<>(factory, BATCHES);
         } else {
@@ -127,8 +129,7 @@ class BatchingInferenceFunctionTest {
                     .setManagedMemorySize(3 * 1024 * 1024).setBufferSize(1024).setMetricGroup(metrics).build();
             harness = new OneInputStreamOperatorTestHarness<>(factory, BATCHES, environment);
         }
-        // This module has no flink-avro (the job has): copy outputs with Kryo instead of Flink's Avro type extraction.
-        harness.setup(new KryoSerializer<>(Prediction.class, new SerializerConfigImpl()));
+        harness.setup(BatchingInferenceFunction.outputType().createSerializer(new SerializerConfigImpl()));
         return harness;
     }
 
@@ -142,21 +143,33 @@ class BatchingInferenceFunctionTest {
     }
 
     /** Runs the operator's mails (completions, timers) on this, the task thread, until {@code expected} outputs arrived. */
-    private static List<Prediction> awaitOutputs(OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness,
+    private static List<Prediction> awaitOutputs(OneInputStreamOperatorTestHarness<List<ScoringRequest>, Either<Prediction, ModelEvent>> harness,
                                                  int expected) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             drainMailbox(harness);
-            List<Prediction> out = harness.extractOutputValues();
+            List<Prediction> out = predictionsOf(harness);
             if (out.size() >= expected) {
                 return out;
             }
             Thread.sleep(2);
         }
-        throw new AssertionError("only " + harness.extractOutputValues().size() + " of " + expected + " predictions arrived");
+        throw new AssertionError("only " + predictionsOf(harness).size() + " of " + expected + " predictions arrived");
     }
 
-    private static void drainMailbox(OneInputStreamOperatorTestHarness<List<ScoringRequest>, Prediction> harness)
+    /** The predictions among the operator's outputs so far. */
+    static List<Prediction> predictionsOf(
+            OneInputStreamOperatorTestHarness<List<ScoringRequest>, Either<Prediction, ModelEvent>> harness) {
+        return harness.extractOutputValues().stream().filter(Either::isLeft).map(Either::left).toList();
+    }
+
+    /** The model events among the operator's outputs so far. */
+    static List<ModelEvent> modelEventsOf(
+            OneInputStreamOperatorTestHarness<List<ScoringRequest>, Either<Prediction, ModelEvent>> harness) {
+        return harness.extractOutputValues().stream().filter(Either::isRight).map(Either::right).toList();
+    }
+
+    static void drainMailbox(OneInputStreamOperatorTestHarness<List<ScoringRequest>, Either<Prediction, ModelEvent>> harness)
             throws Exception {
         TaskMailbox mailbox = harness.getTaskMailbox();
         Optional<Mail> mail;
@@ -216,7 +229,7 @@ class BatchingInferenceFunctionTest {
         CALL_SIZES.clear();
         List<Integer> listSizes = new ArrayList<>();
         Map<String, Long> listTimestamp = new HashMap<>();
-        List<StreamRecord<? extends Prediction>> records;
+        List<StreamRecord<? extends Either<Prediction, ModelEvent>>> records;
         try (var harness = harness(recording(2), 30_000, n)) {
             harness.open();
             for (int from = 0; from < n; from += listSize) {
@@ -228,15 +241,15 @@ class BatchingInferenceFunctionTest {
             }
             awaitOutputs(harness, n);
             harness.endInput();
-            records = harness.extractOutputStreamRecords();
+            records = harness.extractOutputStreamRecords().stream().filter(r -> r.getValue().isLeft()).toList();
         }
         assertThat(listSizes).contains(8); // 600 = 37 x 16 + 8: one partial list
         assertThat(CALL_SIZES).containsExactlyInAnyOrderElementsOf(listSizes);
         assertThat(records).hasSize(n);
         assertThat(records).allSatisfy(r ->
-                assertThat(r.getTimestamp()).isEqualTo(listTimestamp.get(r.getValue().getEventId())));
+                assertThat(r.getTimestamp()).isEqualTo(listTimestamp.get(r.getValue().left().getEventId())));
         List<Prediction> out = new ArrayList<>();
-        records.forEach(r -> out.add(r.getValue()));
+        records.forEach(r -> out.add(r.getValue().left()));
         Map<String, Prediction> byId = byEventId(out);
         assertThat(byId).hasSize(n);
 
@@ -308,7 +321,7 @@ class BatchingInferenceFunctionTest {
 
             harness.setProcessingTime(timeout - 1);
             drainMailbox(harness);
-            assertThat(harness.extractOutputValues()).as("nothing times out before the timeout").isEmpty();
+            assertThat(predictionsOf(harness)).as("nothing times out before the timeout").isEmpty();
 
             harness.setProcessingTime(timeout); // the operator's timers fire: the function answers with fallbacks
             List<Prediction> timedOut = awaitOutputs(harness, n);
@@ -327,7 +340,7 @@ class BatchingInferenceFunctionTest {
             harness.processElement(requests(n, n + 1), 3);
             List<Prediction> all = awaitOutputs(harness, n + 1);
             drainMailbox(harness);
-            all = harness.extractOutputValues();
+            all = predictionsOf(harness);
             assertThat(all).hasSize(n + 1); // nothing completed twice
             assertThat(byEventId(all)).hasSize(n + 1);
             Prediction fresh = byEventId(all).get("ev-" + n);
@@ -347,7 +360,7 @@ class BatchingInferenceFunctionTest {
         }
     }
 
-    /** The real model, handed batches one column short while BROKEN is set: PyTorch itself rejects them. */
+    /** The real model, handed rows shorter than it takes while BROKEN is set: its predictor rejects them. */
     static final AtomicBoolean BROKEN = new AtomicBoolean();
 
     private static BatchingInferenceFunction misfed() {
@@ -357,7 +370,7 @@ class BatchingInferenceFunctionTest {
             }
             float[][] narrow = new float[batch.length][];
             for (int i = 0; i < batch.length; i++) {
-                narrow[i] = java.util.Arrays.copyOf(batch[i], batch[i].length - 1);
+                narrow[i] = java.util.Arrays.copyOf(batch[i], metadata.featureCount() - 1);
             }
             return real.score(narrow);
         }), Duration.ofSeconds(30));
@@ -378,12 +391,11 @@ class BatchingInferenceFunctionTest {
             List<Prediction> failed = awaitOutputs(harness, 6);
             assertThat(failed).hasSize(6).allSatisfy(BatchingInferenceFunctionTest::assertFallbackWithPriors);
             Map<String, Prediction> byId = byEventId(failed);
-            assertThat(byId.get("ev-99").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got none");
+            assertThat(byId.get("ev-99").getFallbackReason()).isEqualTo("invalid features: expected at least 32 values, got none");
             for (int i = 0; i < 5; i++) {
                 assertThat(byId.get("ev-" + i).getFallbackReason())
                         .startsWith("model error: ")
-                        .contains("RuntimeError")
-                        .contains("(31)")
+                        .contains("Row 0 has 31 features, the model takes 32")
                         .doesNotContain("\n");
             }
 
@@ -412,7 +424,7 @@ class BatchingInferenceFunctionTest {
             first.set(3, request(3, java.util.Arrays.copyOf(features.get(3), 31)));
             List<ScoringRequest> second = requests(10, 20);
             second.set(1, request(11, null));
-            List<ScoringRequest> onlyInvalid = List.of(request(20, new float[33]), request(21, new float[0]));
+            List<ScoringRequest> onlyInvalid = List.of(request(20, new float[20]), request(21, new float[0]));
             harness.processElement(first, 100);
             harness.processElement(second, 200);
             harness.processElement(onlyInvalid, 300);
@@ -422,18 +434,20 @@ class BatchingInferenceFunctionTest {
             Map<String, Prediction> byId = byEventId(out);
             assertThat(byId).hasSize(22);
             assertFallbackWithPriors(byId.get("ev-3"));
-            assertThat(byId.get("ev-3").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got 31");
+            assertThat(byId.get("ev-3").getFallbackReason()).isEqualTo("invalid features: expected at least 32 values, got 31");
             assertFallbackWithPriors(byId.get("ev-11"));
-            assertThat(byId.get("ev-11").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got none");
-            assertThat(byId.get("ev-20").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got 33");
-            assertThat(byId.get("ev-21").getFallbackReason()).isEqualTo("invalid features: expected 32 values, got 0");
+            assertThat(byId.get("ev-11").getFallbackReason()).isEqualTo("invalid features: expected at least 32 values, got none");
+            assertThat(byId.get("ev-20").getFallbackReason()).isEqualTo("invalid features: expected at least 32 values, got 20");
+            assertThat(byId.get("ev-21").getFallbackReason()).isEqualTo("invalid features: expected at least 32 values, got 0");
             assertThat(out).filteredOn(p -> !p.getFallback()).hasSize(18);
             assertThat(CALL_SIZES).containsExactlyInAnyOrder(9, 9);
 
             // A refused request leaves with its list's other answers, at its list's timestamp.
             Map<String, Long> timestamps = new HashMap<>();
-            for (StreamRecord<? extends Prediction> r : harness.extractOutputStreamRecords()) {
-                timestamps.put(r.getValue().getEventId(), r.getTimestamp());
+            for (StreamRecord<? extends Either<Prediction, ModelEvent>> r : harness.extractOutputStreamRecords()) {
+                if (r.getValue().isLeft()) {
+                    timestamps.put(r.getValue().left().getEventId(), r.getTimestamp());
+                }
             }
             assertThat(timestamps.get("ev-3")).isEqualTo(100L);
             assertThat(timestamps.get("ev-11")).isEqualTo(200L);
@@ -442,8 +456,8 @@ class BatchingInferenceFunctionTest {
     }
 
     /**
-     * Captures the operator's metrics: the "inference" subgroup is folded into it, and each lane's group is one of
-     * these of its own, so metrics keep their short names.
+     * Captures the operator's metrics: the "inference" subgroup is folded into it, each lane's group is one of these
+     * of its own, and the lane client's "model" group is folded into its lane, so metrics keep their short names.
      */
     static final class CapturingOperatorGroup extends InterceptingOperatorMetricGroup {
         final Map<String, CapturingOperatorGroup> lanes = new HashMap<>();
@@ -456,7 +470,7 @@ class BatchingInferenceFunctionTest {
         @Override
         public MetricGroup addGroup(String key, String value) {
             return "lane".equals(key) ? lanes.computeIfAbsent(value, v -> new CapturingOperatorGroup())
-                    : super.addGroup(key, value);
+                    : "model".equals(key) ? this : super.addGroup(key, value);
         }
     }
 
@@ -518,8 +532,9 @@ class BatchingInferenceFunctionTest {
     /** A model trained on other features is refused when the operator opens, naming both counts. */
     @Test
     void aModelThatTakesAnotherFeatureCountIsRefusedAtOpen() {
-        BatchingInferenceFunction wider = new BatchingInferenceFunction(settings(1), ModelClients.DEFAULT, 36,
-                "36 = 4 blocks of one slot per EventType symbol (5) + 16", Duration.ofSeconds(1));
+        BatchingInferenceFunction wider = new BatchingInferenceFunction(settings(1), ModelClients.DEFAULT,
+                new FeatureLayout(36, new int[] {36}, "36 = 4 blocks of one slot per EventType symbol (5) + 16"),
+                Duration.ofSeconds(1));
         assertThatThrownBy(() -> {
             try (var harness = harness(wider, 1_000, 10)) {
                 harness.open();
@@ -558,7 +573,7 @@ class BatchingInferenceFunctionTest {
         CALLS.set(0);
         CapturingTaskGroup metrics = new CapturingTaskGroup();
         BatchingInferenceFunction function = new BatchingInferenceFunction(settings(1), normalLaneGated(),
-                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30),
+                FeatureExtractor.LAYOUT, Duration.ofSeconds(30),
                 new BatchingInferenceFunction.Lanes(4, false, 4));
         try (var harness = harness(function, 30_000, 100, metrics)) {
             harness.open();
@@ -588,7 +603,7 @@ class BatchingInferenceFunctionTest {
         CALLS.set(0);
         CapturingTaskGroup metrics = new CapturingTaskGroup();
         BatchingInferenceFunction function = new BatchingInferenceFunction(settings(1), normalLaneGated(),
-                FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30),
+                FeatureExtractor.LAYOUT, Duration.ofSeconds(30),
                 new BatchingInferenceFunction.Lanes(2, true, 0));
         try (var harness = harness(function, 30_000, 100, metrics)) {
             harness.open();

@@ -8,7 +8,7 @@ import dev.flinkai.operators.testing.CommittedModel;
 import dev.flinkai.operators.testing.InterceptedScorer;
 import dev.flinkai.schemas.Prediction;
 
-import org.apache.flink.api.java.typeutils.GenericTypeInfo;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -66,10 +66,10 @@ class BatchingInferencePipelineTest {
         DataStream<List<ScoringRequest>> batches = BatchingInferenceFunction.batches(in, maxBatchSize, Duration.ofSeconds(30), null)
                 .uid("micro-batches").name("micro-batches");
         BatchingInferenceFunction inference = new BatchingInferenceFunction(ModelSettings.forModel(CommittedModel.uri()),
-                RECORDING_CLIENTS, FeatureExtractor.FEATURE_COUNT, FeatureExtractor.layout(), Duration.ofSeconds(30));
-        // This module has no flink-avro, so the output type is Kryo's; the job uses the Avro type.
-        DataStream<Prediction> out = BatchingInferenceFunction.apply(batches, inference, 100,
-                new GenericTypeInfo<>(Prediction.class)).uid("inference").name("inference");
+                RECORDING_CLIENTS, FeatureExtractor.LAYOUT, Duration.ofSeconds(30));
+        DataStream<Prediction> out = BatchingInferenceFunction.apply(batches, inference, 100)
+                .uid("inference").name("inference")
+                .process(new ModelEventSplitter(), new AvroTypeInfo<>(Prediction.class));
 
         List<Prediction> predictions = new ArrayList<>();
         out.executeAndCollect().forEachRemaining(predictions::add);

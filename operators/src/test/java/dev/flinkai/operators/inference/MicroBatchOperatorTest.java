@@ -55,7 +55,7 @@ class MicroBatchOperatorTest {
     @Test
     void priorityElementsFillListsOfTheirOwnThatCloseSooner() throws Exception {
         MicroBatchOperator.Lanes<Integer> lanes = new MicroBatchOperator.Lanes<>(i -> i < 0, Duration.ofMillis(2));
-        var operator = new MicroBatchOperator<Integer>(3, Duration.ofMillis(50), lanes);
+        var operator = new MicroBatchOperator<Integer>(3, Duration.ofMillis(50), lanes, null);
         try (var harness = new OneInputStreamOperatorTestHarness<>(operator, IntSerializer.INSTANCE)) {
             harness.setup(new ListSerializer<>(IntSerializer.INSTANCE));
             harness.open();
@@ -296,5 +296,20 @@ class MicroBatchOperatorTest {
         // Timers have millisecond resolution: 500 us would silently mean no batching at all.
         assertThatThrownBy(() -> new MicroBatchOperator<Integer>(8, Duration.ofNanos(500_000)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 1 ms");
+    }
+
+    /** An element the operator is told to pass alone leaves at once in a list of its own; open lists stay open. */
+    @Test
+    void controlElementsPassAloneAtOnce() throws Exception {
+        var harness = new OneInputStreamOperatorTestHarness<>(
+                new MicroBatchOperator<Integer>(3, Duration.ofMillis(50), null, i -> i < 0), IntSerializer.INSTANCE);
+        harness.setup(new ListSerializer<>(IntSerializer.INSTANCE));
+        harness.open();
+        harness.processElement(1, 10);
+        harness.processElement(-1, 11);
+        harness.processElement(2, 12);
+        harness.processElement(3, 13);
+        assertThat(harness.extractOutputValues()).containsExactly(List.of(-1), List.of(1, 2, 3));
+        harness.close();
     }
 }

@@ -2,7 +2,10 @@ package dev.flinkai.operators.ingest;
 
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.ModelUpdate;
+import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
+import dev.flinkai.schemas.UserProfile;
 
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
@@ -19,6 +22,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -91,6 +95,29 @@ class ReceivedRecordSerializerTest {
             assertThat(read.ingestTimeMillis).isEqualTo(record.ingestTimeMillis);
             assertThat(read.event).isEqualTo(record.event);
             assertThat(read.deadLetter).isEqualTo(record.deadLetter);
+        }
+    }
+
+    @Test
+    void profilesAndModelUpdatesSurviveTheRoundTrip() throws Exception {
+        Random random = new Random(9);
+        for (int i = 0; i < 200; i++) {
+            UserProfile profile = UserProfile.newBuilder().setUserId(text(random, 20))
+                    .setTier(Tier.values()[random.nextInt(Tier.values().length)]).setLocale(text(random, 5))
+                    .setSignupTimeMillis(random.nextLong())
+                    .setPreferences(random.nextBoolean() ? Map.of() : Map.of("preferred_feature", text(random, 8)))
+                    .build();
+            ModelUpdate update = ModelUpdate.newBuilder().setModelName(text(random, 10)).setVersion(text(random, 6))
+                    .setUri(text(random, 30)).setSha256(random.nextBoolean() ? null : text(random, 64))
+                    .setNotes(random.nextBoolean() ? null : text(random, 40)).setPublishedAtMillis(random.nextLong())
+                    .build();
+            ReceivedRecord profileRead = roundTrip(SERIALIZER, ReceivedRecord.profile(profile, i));
+            assertThat(profileRead.profile).isEqualTo(profile);
+            assertThat(profileRead.ingestTimeMillis).isEqualTo(i);
+            assertThat(profileRead.event).isNull();
+            ReceivedRecord updateRead = roundTrip(SERIALIZER, ReceivedRecord.modelUpdate(update, i));
+            assertThat(updateRead.modelUpdate).isEqualTo(update);
+            assertThat(SERIALIZER.copy(updateRead).modelUpdate).isEqualTo(update).isNotSameAs(update);
         }
     }
 

@@ -7,6 +7,8 @@ import java.nio.file.Paths;
 /** The model committed to the repository ({@code notebooks/model/next_event_mlp.pt}), found from any working directory. */
 public final class CommittedModel {
     public static final String RELATIVE = "notebooks/model/next_event_mlp.pt";
+    /** The name in its metadata: what model updates for it must name. */
+    public static final String NAME = "next-event-mlp";
 
     private CommittedModel() {}
 

@@ -18,8 +18,9 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * A TorchScript classifier loaded with DJL's PyTorch engine: float32 {@code [batch, featureCount]} in, float32
- * {@code [batch, classCount]} class probabilities out. The model is shared; DJL predictors are not thread-safe, so each
+ * A TorchScript classifier loaded with DJL's PyTorch engine: float32 {@code [batch, featureCount]} in (the first
+ * {@code featureCount} values of each row, which may be wider), float32 {@code [batch, classCount]} class
+ * probabilities out. The model is shared; DJL predictors are not thread-safe, so each
  * thread that scores takes its own from {@link #newPredictor()}.
  *
  * <p>Before the engine first loads, {@link #load} sets {@code ai.djl.offline=true} and one PyTorch intra-op and
@@ -55,7 +56,7 @@ public final class DjlModel implements AutoCloseable {
                 .optEngine("PyTorch")
                 .optModelPath(file.getParent())
                 .optModelName(baseName)
-                .optTranslator(new RowsTranslator(metadata.classCount()))
+                .optTranslator(new RowsTranslator(metadata.featureCount(), metadata.classCount()))
                 .build();
         ZooModel<float[][], float[][]> model;
         try {
@@ -129,22 +130,24 @@ public final class DjlModel implements AutoCloseable {
         }
     }
 
-    /** Rows of floats to one 2-D tensor and back; no per-item batchify step. */
+    /** The first {@code featureCount} floats of each row to one 2-D tensor and back; no per-item batchify step. */
     static final class RowsTranslator implements NoBatchifyTranslator<float[][], float[][]> {
+        private final int featureCount;
         private final int classCount;
 
-        RowsTranslator(int classCount) {
+        RowsTranslator(int featureCount, int classCount) {
+            this.featureCount = featureCount;
             this.classCount = classCount;
         }
 
         @Override
         public NDList processInput(TranslatorContext ctx, float[][] rows) {
-            int width = rows[0] == null ? -1 : rows[0].length;
-            float[] flat = new float[rows.length * Math.max(width, 0)];
+            int width = featureCount;
+            float[] flat = new float[rows.length * width];
             for (int i = 0; i < rows.length; i++) {
-                if (rows[i] == null || rows[i].length != width) {
-                    throw new IllegalArgumentException("Ragged batch: row " + i + " has "
-                            + (rows[i] == null ? "no" : rows[i].length) + " features, row 0 has " + width);
+                if (rows[i] == null || rows[i].length < width) {
+                    throw new IllegalArgumentException("Row " + i + " has " + (rows[i] == null ? "no" : rows[i].length)
+                            + " features, the model takes " + width);
                 }
                 System.arraycopy(rows[i], 0, flat, i * width, width);
             }

@@ -21,7 +21,8 @@ import java.util.stream.Stream;
 /**
  * The in-process backend: a TorchScript model fetched into a directory of its own and run by DJL on
  * {@code settings.workers()} threads, each with its own predictor (they are not thread-safe), fed by a bounded queue.
- * A batch whose future was cancelled (its timeout answered it) before a worker took it is skipped.
+ * A batch whose future was cancelled (its timeout answered it) before a worker took it is skipped. With a SHA-256 in
+ * the settings, a file of another checksum is refused before it is loaded.
  *
  * <p>Metric, in the group it is given: gauge {@code queued} (batches waiting for a worker).
  */
@@ -57,6 +58,9 @@ public final class DjlModelClient implements ModelClient {
         DjlModel model = null;
         try {
             ModelArtifacts.LocalModel local = ModelArtifacts.fetch(settings.modelUri(), settings.s3Access(), downloadDir);
+            if (settings.sha256() != null) {
+                ModelArtifacts.requireSha256(local, settings.sha256());
+            }
             model = DjlModel.load(local);
             DjlModelClient client = new DjlModelClient(model, downloadDir, owner, settings, predictorWrapper);
             metrics.gauge("queued", (Gauge<Integer>) client.workers::queued);

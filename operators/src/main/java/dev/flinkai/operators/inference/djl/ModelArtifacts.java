@@ -15,6 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.Objects;
 import java.util.stream.Stream;
 
@@ -107,6 +110,32 @@ public final class ModelArtifacts {
             }
             Files.deleteIfExists(dir);
         }
+    }
+
+    /** Refuses a fetched model file whose SHA-256 is not {@code expectedHex}, naming both. */
+    public static void requireSha256(LocalModel model, String expectedHex) throws IOException {
+        String actual = sha256Hex(model.modelFile());
+        if (!actual.equalsIgnoreCase(expectedHex.trim())) {
+            throw new IOException("Checksum mismatch: " + model.uri() + " has SHA-256 " + actual + ", expected "
+                    + expectedHex.trim());
+        }
+    }
+
+    /** The SHA-256 of a file, in lowercase hex. */
+    public static String sha256Hex(Path file) throws IOException {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[64 * 1024];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest());
     }
 
     /** {@code dir/name.pt} → {@code dir/name.json}; works on object keys and paths. */

@@ -116,15 +116,22 @@ public final class OipModelClient implements ModelClient {
         Endpoint.parse(uri);
     }
 
+    /** The model name in an Open Inference Protocol model URL. */
+    public static String modelName(String uri) {
+        return Endpoint.parse(uri).model;
+    }
+
     /**
      * Connects to the endpoint of {@code uri} and checks it.
      *
      * @param known       the fallback model's metadata: its labels and priors serve servers whose metadata has none, and
-     *                    the endpoint's model must take the same features and name the same labels (may be null)
+     *                    the endpoint's model must name the same labels (may be null)
+     * @param expectedSha256 the SHA-256 of the model file the endpoint must serve, checked when its metadata names one
+     *                    ({@code parameters.sha256}); null: not checked
      * @param concurrency calls in flight at most, and kept-alive connections
      */
-    public static OipModelClient open(String uri, ModelMetadata known, int concurrency, Duration connectTimeout,
-                                      Duration callTimeout, boolean gzip) throws IOException {
+    public static OipModelClient open(String uri, ModelMetadata known, String expectedSha256, int concurrency,
+                                      Duration connectTimeout, Duration callTimeout, boolean gzip) throws IOException {
         Endpoint endpoint = Endpoint.parse(uri);
         Dispatcher dispatcher = new Dispatcher();
         dispatcher.setMaxRequests(concurrency);
@@ -142,7 +149,7 @@ public final class OipModelClient implements ModelClient {
             requireOk(http, endpoint.base.newBuilder().addPathSegments("v2/health/ready").build(), "the server is not ready");
             requireOk(http, endpoint.url("ready"), "the model is not ready");
             JsonNode meta = getJson(http, endpoint.url());
-            return fromMetadata(http, endpoint, meta, known, gzip, uri);
+            return fromMetadata(http, endpoint, meta, known, expectedSha256, gzip, uri);
         } catch (IOException | RuntimeException e) {
             close(http);
             throw e;
@@ -150,7 +157,7 @@ public final class OipModelClient implements ModelClient {
     }
 
     private static OipModelClient fromMetadata(OkHttpClient http, Endpoint endpoint, JsonNode meta, ModelMetadata known,
-                                               boolean gzip, String uri) throws IOException {
+                                               String expectedSha256, boolean gzip, String uri) throws IOException {
         JsonNode input = single(meta, "inputs", uri);
         JsonNode output = single(meta, "outputs", uri);
         long inputWidth = width(input, "input", uri);
@@ -182,9 +189,10 @@ public final class OipModelClient implements ModelClient {
                 : meta.path("versions").size() > 0 ? meta.path("versions").get(meta.path("versions").size() - 1).asText()
                 : parameters.path("version").asText("unknown");
         String name = meta.path("name").asText(endpoint.model);
-        if (known != null && inputWidth != known.featureCount()) {
-            throw new IOException("The model " + name + " at " + uri + " takes " + inputWidth + " features, the fallback "
-                    + "model " + known.name() + " " + known.version() + " takes " + known.featureCount());
+        String servedSha256 = parameters.path("sha256").asText(null);
+        if (expectedSha256 != null && servedSha256 != null && !expectedSha256.equalsIgnoreCase(servedSha256)) {
+            throw new IOException("The model " + name + " " + version + " at " + uri + " serves a file of SHA-256 "
+                    + servedSha256 + ", expected " + expectedSha256);
         }
         if (outputWidth != labels.size()) {
             throw new IOException("The model " + name + " at " + uri + " returns " + outputWidth + " values per row, but "
@@ -264,9 +272,10 @@ public final class OipModelClient implements ModelClient {
             json.writeEndArray();
             json.writeStringField("datatype", "FP32");
             json.writeArrayFieldStart("data");
+            int width = metadata.featureCount();
             for (float[] row : rows) {
-                for (float v : row) {
-                    json.writeNumber(v);
+                for (int i = 0; i < width; i++) { // a wider row: the model takes its first features
+                    json.writeNumber(row[i]);
                 }
             }
             json.writeEndArray();

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -37,7 +38,7 @@ class OipModelClientTest {
     }
 
     private OipModelClient open(ModelMetadata known) throws Exception {
-        return OipModelClient.open(endpoint.modelUri(), known, 4, Duration.ofSeconds(2), Duration.ofSeconds(2), false);
+        return OipModelClient.open(endpoint.modelUri(), known, null, 4, Duration.ofSeconds(2), Duration.ofSeconds(2), false);
     }
 
     static float[][] rows(int n) {
@@ -82,7 +83,7 @@ class OipModelClientTest {
 
     @Test
     void gzippedRequestsSayTheirEncoding() throws Exception {
-        try (OipModelClient client = OipModelClient.open(endpoint.modelUri(), null, 4, Duration.ofSeconds(2),
+        try (OipModelClient client = OipModelClient.open(endpoint.modelUri(), null, null, 4, Duration.ofSeconds(2),
                 Duration.ofSeconds(2), true)) {
             endpoint.fault(ModelEndpointFixture.json(200, "{\"outputs\": [{\"name\": \"p\", \"shape\": [1, 4], "
                     + "\"datatype\": \"FP32\", \"data\": [0.1, 0.2, 0.3, 0.4]}]}"));
@@ -103,10 +104,17 @@ class OipModelClientTest {
         endpoint.ready = true;
 
         ModelMetadata committed = endpoint.metadataOfTheModel();
-        ModelMetadata fewerFeatures = new ModelMetadata(committed.name(), "x", committed.labels(), 31,
+        ModelMetadata otherLabels = new ModelMetadata(committed.name(), "x", List.of("A", "B", "C", "D"), 32,
                 committed.classPriors());
-        assertThatThrownBy(() -> open(fewerFeatures)).hasMessageContaining("takes 32 features")
-                .hasMessageContaining("takes 31");
+        assertThatThrownBy(() -> open(otherLabels)).hasMessageContaining("has labels " + committed.labels())
+                .hasMessageContaining("[A, B, C, D]");
+
+        ((com.fasterxml.jackson.databind.node.ObjectNode) endpoint.metadata.get("parameters")).put("sha256", "ab".repeat(32));
+        assertThatThrownBy(() -> OipModelClient.open(endpoint.modelUri(), null, "cd".repeat(32), 4, Duration.ofSeconds(2),
+                Duration.ofSeconds(2), false)).hasMessageContaining("serves a file of SHA-256 " + "ab".repeat(32))
+                .hasMessageContaining("expected " + "cd".repeat(32));
+        OipModelClient.open(endpoint.modelUri(), null, "AB".repeat(32), 4, Duration.ofSeconds(2), Duration.ofSeconds(2),
+                false).close(); // the same checksum, in other letters
 
         ((com.fasterxml.jackson.databind.node.ArrayNode) endpoint.metadata.withArray("outputs").get(0).get("shape"))
                 .set(1, 5);

@@ -59,7 +59,7 @@ class ResilientModelClientTest {
     }
 
     private ResilientModelClient client(ResilientModelClient.Policy policy) throws Exception {
-        return new ResilientModelClient(OipModelClient.open(endpoint.modelUri(), null, policy.maxConcurrentCalls(),
+        return new ResilientModelClient(OipModelClient.open(endpoint.modelUri(), null, null, policy.maxConcurrentCalls(),
                 Duration.ofSeconds(2), policy.callTimeout(), false), policy, "test", metrics);
     }
 
