@@ -162,13 +162,13 @@ public final class ContextInferenceJob {
                         record.isValid() ? record.timestampMillis() : kafkaTimestamp)
                 .withIdleness(Duration.ofSeconds(30));
         DataStream<ReceivedRecord> events = PipelineOperator.EVENTS_SOURCE.on(env.fromSource(
-                KafkaIo.userEventSource(settings.bootstrapServers, settings.eventsTopic, settings.groupId),
+                KafkaIo.userEventSource(settings.kafka, settings.eventsTopic, settings.groupId),
                 watermarks, PipelineOperator.EVENTS_SOURCE.displayName));
         if (settings.profilesTopic == null) {
             return events;
         }
         return events.union(PipelineOperator.PROFILES_SOURCE.on(env.fromSource(
-                KafkaIo.recordSource(settings.bootstrapServers, settings.profilesTopic, settings.groupId,
+                KafkaIo.recordSource(settings.kafka, settings.profilesTopic, settings.groupId,
                         ControlRecordDeserializer.profiles(),
                         OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST)),
                 watermarks, PipelineOperator.PROFILES_SOURCE.displayName)));
@@ -186,7 +186,7 @@ public final class ContextInferenceJob {
             return null;
         }
         return PipelineOperator.MODEL_UPDATES_SOURCE.on(env.fromSource(
-                KafkaIo.recordSource(settings.bootstrapServers, settings.modelUpdatesTopic, settings.groupId,
+                KafkaIo.recordSource(settings.kafka, settings.modelUpdatesTopic, settings.groupId,
                         ControlRecordDeserializer.modelUpdates(modelName),
                         OffsetsInitializer.timestamp(System.currentTimeMillis())),
                 WatermarkStrategy.noWatermarks(), PipelineOperator.MODEL_UPDATES_SOURCE.displayName));
@@ -197,19 +197,19 @@ public final class ContextInferenceJob {
     }
 
     public static Sink<Prediction> predictionSink(ContextInferenceSettings settings) {
-        return KafkaIo.avroSink(settings.bootstrapServers, settings.predictionsTopic, Prediction.class,
+        return KafkaIo.avroSink(settings.kafka, settings.predictionsTopic, Prediction.class,
                 p -> p.getUserId().getBytes(StandardCharsets.UTF_8), settings.delivery,
                 settings.groupId + "-predictions", settings.transactionTimeout, settings.producerLinger);
     }
 
     public static Sink<DeadLetter> deadLetterSink(ContextInferenceSettings settings) {
-        return KafkaIo.avroSink(settings.bootstrapServers, settings.deadLettersTopic, DeadLetter.class,
+        return KafkaIo.avroSink(settings.kafka, settings.deadLettersTopic, DeadLetter.class,
                 d -> (d.getSourceTopic() + "-" + d.getSourcePartition()).getBytes(StandardCharsets.UTF_8),
                 settings.delivery, settings.groupId + "-dead-letters", settings.transactionTimeout, settings.producerLinger);
     }
 
     public static Sink<ModelEvent> modelEventSink(ContextInferenceSettings settings) {
-        return KafkaIo.avroSink(settings.bootstrapServers, settings.modelEventsTopic, ModelEvent.class,
+        return KafkaIo.avroSink(settings.kafka, settings.modelEventsTopic, ModelEvent.class,
                 e -> (e.getModelName() + "-" + e.getSubtask()).getBytes(StandardCharsets.UTF_8), settings.delivery,
                 settings.groupId + "-model-events", settings.transactionTimeout, settings.producerLinger);
     }

@@ -1,5 +1,6 @@
 package dev.flinkai.jobs;
 
+import dev.flinkai.jobs.kafka.KafkaAccess;
 import dev.flinkai.operators.config.Settings;
 import dev.flinkai.operators.inference.InferenceOptions;
 
@@ -110,8 +111,10 @@ public final class ContextInferenceOptions {
     private ContextInferenceOptions() {}
 
     private static List<ConfigOption<?>> all() {
-        List<ConfigOption<?>> all = new ArrayList<>(List.of(BOOTSTRAP_SERVERS, TOPIC_EVENTS, TOPIC_PREDICTIONS,
-                TOPIC_DEAD_LETTERS, TOPIC_PROFILES, TOPIC_MODEL_UPDATES, TOPIC_MODEL_EVENTS, GROUP_ID, DELIVERY, TRANSACTION_TIMEOUT, KAFKA_LINGER, CHECKPOINT_INTERVAL,
+        List<ConfigOption<?>> all = new ArrayList<>(List.of(BOOTSTRAP_SERVERS));
+        all.addAll(KafkaAccess.OPTIONS);
+        all.addAll(List.of(TOPIC_EVENTS, TOPIC_PREDICTIONS, TOPIC_DEAD_LETTERS, TOPIC_PROFILES, TOPIC_MODEL_UPDATES,
+                TOPIC_MODEL_EVENTS, GROUP_ID, DELIVERY, TRANSACTION_TIMEOUT, KAFKA_LINGER, CHECKPOINT_INTERVAL,
                 CHECKPOINT_DIR, STATE_TTL, CACHED_USERS, BUFFER_TIMEOUT, ROCKSDB_WRITE_BUFFER_SIZE));
         all.addAll(InferenceOptions.ALL);
         return List.copyOf(all);

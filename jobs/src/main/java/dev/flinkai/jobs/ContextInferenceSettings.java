@@ -1,6 +1,7 @@
 package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.ContextInferenceOptions.Delivery;
+import dev.flinkai.jobs.kafka.KafkaAccess;
 import dev.flinkai.operators.config.Settings;
 import dev.flinkai.operators.inference.BatchingInferenceFunction;
 import dev.flinkai.operators.inference.InferenceOptions;
@@ -23,13 +24,15 @@ import static dev.flinkai.jobs.ContextInferenceOptions.*;
 
 /**
  * The settings of {@link ContextInferenceJob}, read and checked once at start from the {@link ContextInferenceOptions}
- * ({@code --key value} arguments first, then the cluster configuration, then the defaults). Any bad value, unknown
- * key or contradiction fails here, naming the key.
+ * ({@code --key value} arguments first, then the cluster configuration, then the defaults; credentials not given fall
+ * back to environment variables). Any bad value, unknown key or contradiction fails here, naming the key.
  */
 public final class ContextInferenceSettings implements Serializable {
     private static final long serialVersionUID = 1L;
 
     public final String bootstrapServers;
+    /** The brokers and how to authenticate to them. */
+    public final KafkaAccess kafka;
     public final String eventsTopic;
     public final String predictionsTopic;
     public final String deadLettersTopic;
@@ -72,9 +75,10 @@ public final class ContextInferenceSettings implements Serializable {
     /** Every setting with its effective value, the S3 secret masked: shown in the web UI. */
     public final Map<String, String> shown;
 
-    private ContextInferenceSettings(Settings s) {
+    private ContextInferenceSettings(Settings s, Map<String, String> environment) {
         Delivery mode = s.get(DELIVERY);
         bootstrapServers = nonBlank(s, BOOTSTRAP_SERVERS);
+        kafka = KafkaAccess.read(s, bootstrapServers, environment);
         eventsTopic = nonBlank(s, TOPIC_EVENTS);
         predictionsTopic = nonBlank(s, TOPIC_PREDICTIONS);
         deadLettersTopic = nonBlank(s, TOPIC_DEAD_LETTERS);
@@ -97,9 +101,9 @@ public final class ContextInferenceSettings implements Serializable {
 
         modelUri = s.required(InferenceOptions.MODEL_URI);
         modelName = blankAsNull(s.get(InferenceOptions.MODEL_NAME));
-        s3Endpoint = s.get(InferenceOptions.S3_ENDPOINT, System.getenv("S3_ENDPOINT"));
-        s3AccessKey = s.get(InferenceOptions.S3_ACCESS_KEY, System.getenv("AWS_ACCESS_KEY_ID"));
-        s3SecretKey = s.get(InferenceOptions.S3_SECRET_KEY, System.getenv("AWS_SECRET_ACCESS_KEY"));
+        s3Endpoint = s.get(InferenceOptions.S3_ENDPOINT, environment.get("S3_ENDPOINT"));
+        s3AccessKey = s.get(InferenceOptions.S3_ACCESS_KEY, environment.get("AWS_ACCESS_KEY_ID"));
+        s3SecretKey = s.get(InferenceOptions.S3_SECRET_KEY, environment.get("AWS_SECRET_ACCESS_KEY"));
         maxBatchSize = s.atLeast(InferenceOptions.MAX_BATCH_SIZE, 1);
         maxBatchWait = s.positive(InferenceOptions.MAX_WAIT);
         inferenceWorkers = s.atLeast(InferenceOptions.WORKERS, 1);
@@ -163,7 +167,14 @@ public final class ContextInferenceSettings implements Serializable {
 
     /** From {@code --key value} arguments, then {@code cluster} (e.g. the execution environment's configuration). */
     public static ContextInferenceSettings from(String[] args, ReadableConfig cluster) {
-        return new ContextInferenceSettings(Settings.of(args, ALL, cluster, Set.of(InferenceOptions.S3_SECRET_KEY.key())));
+        return from(args, cluster, System.getenv());
+    }
+
+    /** As {@link #from(String[], ReadableConfig)}, with {@code environment} in place of the process's variables. */
+    public static ContextInferenceSettings from(String[] args, ReadableConfig cluster,
+                                                Map<String, String> environment) {
+        return new ContextInferenceSettings(Settings.of(args, ALL, cluster,
+                Set.of(InferenceOptions.S3_SECRET_KEY.key(), KafkaAccess.SASL_PASSWORD.key())), environment);
     }
 
     public boolean exactlyOnce() {

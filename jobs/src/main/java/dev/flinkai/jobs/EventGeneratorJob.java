@@ -1,5 +1,6 @@
 package dev.flinkai.jobs;
 
+import dev.flinkai.jobs.kafka.KafkaAccess;
 import dev.flinkai.jobs.kafka.KafkaIo;
 import dev.flinkai.operators.config.Settings;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
@@ -20,7 +21,9 @@ import org.apache.flink.util.ParameterTool;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import static org.apache.flink.configuration.ConfigOptions.key;
@@ -53,15 +56,19 @@ public final class EventGeneratorJob {
             .withDescription("Write each user's profile once to topic.profiles.");
     public static final ConfigOption<Double> PROFILE_RATE = key("profile-rate").doubleType().defaultValue(5000.0)
             .withDescription("Profiles per second, all subtasks together.");
-    static final List<ConfigOption<?>> ALL = List.of(ContextInferenceOptions.BOOTSTRAP_SERVERS,
-            ContextInferenceOptions.TOPIC_EVENTS, ContextInferenceOptions.TOPIC_PROFILES, RATE, USERS, COUNT, ZIPF,
-            SEED, RUN_ID, PROFILES, PROFILE_RATE);
+    static final List<ConfigOption<?>> ALL = all();
 
     private EventGeneratorJob() {}
 
     /** The generator's settings, checked: unknown keys and bad values fail naming the key. */
     static Settings settings(String[] args, ReadableConfig cluster) {
-        Settings s = Settings.of(args, ALL, cluster, Set.of());
+        return settings(args, cluster, System.getenv());
+    }
+
+    /** As {@link #settings(String[], ReadableConfig)}, with {@code environment} in place of the process's variables. */
+    public static Settings settings(String[] args, ReadableConfig cluster, Map<String, String> environment) {
+        Settings s = Settings.of(args, ALL, cluster, Set.of(KafkaAccess.SASL_PASSWORD.key()));
+        kafka(s, environment);
         for (ConfigOption<Double> option : List.of(RATE, PROFILE_RATE)) {
             double rate = s.get(option);
             if (!(rate >= 0.001 && rate <= 1e9)) {
@@ -78,9 +85,22 @@ public final class EventGeneratorJob {
         return s;
     }
 
+    private static KafkaAccess kafka(Settings s, Map<String, String> environment) {
+        return KafkaAccess.read(s, s.get(ContextInferenceOptions.BOOTSTRAP_SERVERS), environment);
+    }
+
+    private static List<ConfigOption<?>> all() {
+        List<ConfigOption<?>> all = new ArrayList<>(List.of(ContextInferenceOptions.BOOTSTRAP_SERVERS));
+        all.addAll(KafkaAccess.OPTIONS);
+        all.addAll(List.of(ContextInferenceOptions.TOPIC_EVENTS, ContextInferenceOptions.TOPIC_PROFILES, RATE, USERS,
+                COUNT, ZIPF, SEED, RUN_ID, PROFILES, PROFILE_RATE));
+        return List.copyOf(all);
+    }
+
     public static void main(String[] args) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         Settings s = settings(args, env.getConfiguration());
+        KafkaAccess kafka = kafka(s, System.getenv());
         int users = s.get(USERS);
         // Event ids are <run id>-<sequence number>: unique across submissions, stable across failovers (the
         // source's sequence position is checkpointed, so a replayed event keeps its id).
@@ -95,8 +115,7 @@ public final class EventGeneratorJob {
                 RateLimiterStrategy.perSecond(s.get(RATE)), new AvroTypeInfo<>(UserEvent.class));
         PipelineOperator.GENERATOR_SINK.on(PipelineOperator.GENERATOR_SOURCE
                 .on(env.fromSource(source, WatermarkStrategy.noWatermarks(), PipelineOperator.GENERATOR_SOURCE.displayName))
-                .sinkTo(KafkaIo.avroSink(s.get(ContextInferenceOptions.BOOTSTRAP_SERVERS),
-                        s.get(ContextInferenceOptions.TOPIC_EVENTS), UserEvent.class,
+                .sinkTo(KafkaIo.avroSink(kafka, s.get(ContextInferenceOptions.TOPIC_EVENTS), UserEvent.class,
                         e -> e.getUserId().getBytes(StandardCharsets.UTF_8), DeliveryGuarantee.AT_LEAST_ONCE,
                         "event-generator", Duration.ofMinutes(10), Duration.ofMillis(5)))); // linger: Kafka's default
         String profilesTopic = s.get(ContextInferenceOptions.TOPIC_PROFILES);
@@ -107,7 +126,7 @@ public final class EventGeneratorJob {
                     RateLimiterStrategy.perSecond(s.get(PROFILE_RATE)), new AvroTypeInfo<>(UserProfile.class));
             PipelineOperator.GENERATOR_PROFILES_SINK.on(PipelineOperator.GENERATOR_PROFILES.on(env.fromSource(profiles,
                             WatermarkStrategy.noWatermarks(), PipelineOperator.GENERATOR_PROFILES.displayName))
-                    .sinkTo(KafkaIo.avroSink(s.get(ContextInferenceOptions.BOOTSTRAP_SERVERS), profilesTopic,
+                    .sinkTo(KafkaIo.avroSink(kafka, profilesTopic,
                             UserProfile.class, p -> p.getUserId().getBytes(StandardCharsets.UTF_8),
                             DeliveryGuarantee.AT_LEAST_ONCE, "event-generator-profiles", Duration.ofMinutes(10),
                             Duration.ofMillis(5))));

@@ -23,9 +23,14 @@ public final class KafkaIo {
 
     private KafkaIo() {}
 
-    /** Reads user events from the committed offsets of {@code groupId}, or from the earliest on first start. */
+    /** {@link #userEventSource(KafkaAccess, String, String)} from brokers that take plaintext connections. */
     public static KafkaSource<ReceivedRecord> userEventSource(String bootstrapServers, String topic, String groupId) {
-        return recordSource(bootstrapServers, topic, groupId, new UserEventDeserializer(),
+        return userEventSource(KafkaAccess.plaintext(bootstrapServers), topic, groupId);
+    }
+
+    /** Reads user events from the committed offsets of {@code groupId}, or from the earliest on first start. */
+    public static KafkaSource<ReceivedRecord> userEventSource(KafkaAccess kafka, String topic, String groupId) {
+        return recordSource(kafka, topic, groupId, new UserEventDeserializer(),
                 OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST));
     }
 
@@ -33,11 +38,12 @@ public final class KafkaIo {
      * Reads {@code topic} with {@code deserializer} from {@code startingOffsets} on a job's first start; a restore
      * resumes from the checkpointed offsets.
      */
-    public static KafkaSource<ReceivedRecord> recordSource(String bootstrapServers, String topic, String groupId,
+    public static KafkaSource<ReceivedRecord> recordSource(KafkaAccess kafka, String topic, String groupId,
                                                            KafkaRecordDeserializationSchema<ReceivedRecord> deserializer,
                                                            OffsetsInitializer startingOffsets) {
         return KafkaSource.<ReceivedRecord>builder()
-                .setBootstrapServers(bootstrapServers)
+                .setProperties(kafka.clientProperties())
+                .setBootstrapServers(kafka.bootstrapServers())
                 .setTopics(topic)
                 .setGroupId(groupId)
                 .setStartingOffsets(startingOffsets)
@@ -48,11 +54,20 @@ public final class KafkaIo {
                 .build();
     }
 
-    /** A sink writing Avro-binary values keyed by {@code key}, with Avro's own writer for {@code type}. */
+    /** {@link #avroSink(KafkaAccess, String, Class, SerializationSchema, DeliveryGuarantee, String, Duration,
+     * Duration)} to brokers that take plaintext connections. */
     public static <T extends SpecificRecord> KafkaSink<T> avroSink(
             String bootstrapServers, String topic, Class<T> type, SerializationSchema<T> key,
             DeliveryGuarantee guarantee, String transactionalIdPrefix, Duration transactionTimeout, Duration linger) {
-        return sink(bootstrapServers, topic, key, new FastAvroSerializationSchema<>(type), guarantee,
+        return avroSink(KafkaAccess.plaintext(bootstrapServers), topic, type, key, guarantee, transactionalIdPrefix,
+                transactionTimeout, linger);
+    }
+
+    /** A sink writing Avro-binary values keyed by {@code key}, with Avro's own writer for {@code type}. */
+    public static <T extends SpecificRecord> KafkaSink<T> avroSink(
+            KafkaAccess kafka, String topic, Class<T> type, SerializationSchema<T> key,
+            DeliveryGuarantee guarantee, String transactionalIdPrefix, Duration transactionTimeout, Duration linger) {
+        return sink(kafka, topic, key, new FastAvroSerializationSchema<>(type), guarantee,
                 transactionalIdPrefix, transactionTimeout, linger);
     }
 
@@ -62,9 +77,9 @@ public final class KafkaIo {
      * waits for more records before it sends a partition's batch.
      */
     public static <T> KafkaSink<T> sink(
-            String bootstrapServers, String topic, SerializationSchema<T> key, SerializationSchema<T> value,
+            KafkaAccess kafka, String topic, SerializationSchema<T> key, SerializationSchema<T> value,
             DeliveryGuarantee guarantee, String transactionalIdPrefix, Duration transactionTimeout, Duration linger) {
-        Properties producer = new Properties();
+        Properties producer = kafka.clientProperties();
         producer.setProperty("transaction.timeout.ms", Long.toString(transactionTimeout.toMillis()));
         producer.setProperty("linger.ms", Long.toString(linger.toMillis()));
         // Room for ~1,000 records per partition and request instead of the default 16 KB (~130 records): fewer,
@@ -74,7 +89,7 @@ public final class KafkaIo {
         // and decompressing in every reader), while Avro records of this size gain little from it.
         producer.setProperty("compression.type", "none");
         return KafkaSink.<T>builder()
-                .setBootstrapServers(bootstrapServers)
+                .setBootstrapServers(kafka.bootstrapServers())
                 .setKafkaProducerConfig(producer)
                 .setRecordSerializer(KafkaRecordSerializationSchema.<T>builder()
                         .setTopic(topic)
