@@ -84,9 +84,13 @@ if [[ -n "$cp" ]]; then
   key="${cp#s3://"$S3_BUCKET_FLINK"/}"
   meta="$(s3_tool ls "$S3_BUCKET_FLINK" "$key/_metadata" 1 2>&1 | tail -n 1)"
   all="$(s3_tool ls "$S3_BUCKET_FLINK" "checkpoints/$JID/" 0 2>&1 | tail -n 1)"
+  # Flink counts a trigger while a task still starts (its first is due 5-10 s after scheduling, the model loads in
+  # 3 s here and longer on a loaded machine) as a failed checkpoint; only checkpoints that started and failed count here.
   failed_cps="$(rest_get "/jobs/$JID/checkpoints" | jq -r '.counts.failed')"
-  [[ "$failed_cps" == 0 ]] && pass "no failed checkpoint (none triggered before the tasks ran)" \
-    || failc "$failed_cps failed checkpoint(s) of job $JID (see $LOGS/jobmanager.log: 'Failed to trigger checkpoint')"
+  early="$(not_yet_running_triggers "$JID")"
+  if ((failed_cps - early == 0)); then
+    pass "no failed checkpoint$( ((early > 0)) && echo " ($early trigger(s) before all tasks ran, skipped by Flink)")"
+  else failc "$((failed_cps - early)) failed checkpoint(s) of job $JID (see $LOGS/jobmanager.log: 'Failed to trigger or complete checkpoint')"; fi
   if [[ "$meta" == "count 1" ]]; then pass "checkpoint $cp completed; _metadata in the bucket (checkpoints/$JID/: ${all#count } objects)"
   else failc "checkpoint $cp completed but s3://$S3_BUCKET_FLINK/$key/_metadata not listed ($meta)"; fi
 else failc "no completed checkpoint within 90 s ($(rest_get "/jobs/$JID/checkpoints" | jq -c .counts))"; fi

@@ -17,7 +17,8 @@ case "$cmd" in
     if [[ -n "$jid" ]]; then
       echo "$JOB_NAME: $(job_state "$jid"), $(rest_get "/jobs/$jid" | jq -r '"parallelism \([.vertices[].parallelism] | max), vertices \([.vertices[] | select(.status == "RUNNING")] | length)/\(.vertices | length) RUNNING"'),"\
         "numRestarts $(rest_get "/jobs/$jid/metrics?get=numRestarts" | jq -r '.[0].value')"
-      rest_get "/jobs/$jid/checkpoints" | jq -r '"checkpoints: \(.counts.completed) completed, \(.counts.failed) failed; latest \(.latest.completed.external_path // "-"); restored from \(.latest.restored.external_path // "-")"'
+      rest_get "/jobs/$jid/checkpoints" | jq -r --argjson early "$(not_yet_running_triggers "$jid")" \
+        '"checkpoints: \(.counts.completed) completed, \(.counts.failed - $early) failed\(if $early > 0 then " (+\($early) triggered before all tasks ran, skipped)" else "" end); latest \(.latest.completed.external_path // "-"); restored from \(.latest.restored.external_path // "-")"'
     fi ;;
   stop)
     jid="$(job_id_by_name "$JOB_NAME")"; [[ -n "$jid" ]] || die "no running $JOB_NAME job"

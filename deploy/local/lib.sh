@@ -152,6 +152,15 @@ job_id_by_name() {
     '[.jobs[] | select(.name == $n and (.state | IN("FINISHED","FAILED","CANCELED") | not))] | sort_by(-."start-time") | .[0].jid // empty'
 }
 job_state() { rest_get "/jobs/$1" | jq -r '.state // empty'; }
+
+# How many of a job's failed checkpoints Flink counted when it skipped a trigger because a task had not started yet
+# (checkpoints that started and failed are the rest of .counts.failed).
+not_yet_running_triggers() {
+  local n
+  n="$(grep -F "Failed to trigger checkpoint for job $1 since" "$LOGS/jobmanager.log" 2>/dev/null \
+    | grep -cF "Not all required tasks are currently running" || true)"
+  echo "${n:-0}"
+}
 # all tasks of the job RUNNING (state RUNNING alone is reported while tasks still deploy)
 job_fully_running() {
   rest_get "/jobs/$1" | jq -e '.state == "RUNNING" and ([.vertices[].status] | all(. == "RUNNING"))' >/dev/null
