@@ -105,6 +105,12 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     /** The model update served, when one is: what a restore serves again. */
     static final MapStateDescriptor<String, ModelUpdate> SERVING_STATE = new MapStateDescriptor<>("model-serving",
             Types.STRING, new AvroTypeInfo<>(ModelUpdate.class));
+    /**
+     * The configured model URI the served update stands in for: an update lasts until the job is started with another
+     * configured model, which then wins (a deliberate change of {@code model.uri}, e.g. to a model server).
+     */
+    static final MapStateDescriptor<String, String> CONFIGURED_STATE = new MapStateDescriptor<>("model-configured",
+            Types.STRING, Types.STRING);
     private static final Duration SMOKE_TIMEOUT = Duration.ofSeconds(30);
     private static final int SMOKE_ROWS = 64;
 
@@ -140,7 +146,10 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     private transient Map<ResultFuture<Either<Prediction, ModelEvent>>, Batch> unanswered; // handed to a client
     private transient ExecutorService loader;
     private transient BroadcastState<String, ModelUpdate> servingState;
+    private transient BroadcastState<String, String> configuredState;
     private transient ModelUpdate restoredUpdate;
+    /** Why a restored update is not served again: the configured model changed; null otherwise. */
+    private transient String configurationChanged;
     /** Events to send with the next answered batch (what a (re)start serves). */
     private transient Queue<ModelEvent> announcements;
     private transient Map<String, Integer> opensByLabel;
@@ -220,12 +229,20 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
     @Override
     public void initializeState(FunctionInitializationContext context) throws Exception {
         servingState = context.getOperatorStateStore().getBroadcastState(SERVING_STATE);
+        configuredState = context.getOperatorStateStore().getBroadcastState(CONFIGURED_STATE);
         restoredUpdate = context.isRestored() ? servingState.get(SERVING_KEY) : null;
+        String configuredBefore = configuredState.get(SERVING_KEY);
+        if (restoredUpdate != null && configuredBefore != null && !configuredBefore.equals(settings.modelUri())) {
+            configurationChanged = "started: the configured model changed (was " + configuredBefore
+                    + "), so the restored version " + restoredUpdate.getVersion() + " is not served";
+            restoredUpdate = null;
+        }
     }
 
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         servingState.clear();
+        configuredState.put(SERVING_KEY, settings.modelUri());
         ModelUpdate update = serving.update;
         if (update != null) {
             servingState.put(SERVING_KEY, update);
@@ -258,8 +275,8 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         LOG.info("Inference subtask {} serves {} {} from {} with {} and {}", subtask, serving.model.name(),
                 serving.model.version(), serving.update == null ? settings.modelUri() : serving.update.getUri(),
                 settings, lanes);
-        announce(ModelEventKind.ACTIVE, serving.model, restoredUpdate == null ? "started"
-                : serving.update != null ? "restored" : "restored: the configured model");
+        announce(ModelEventKind.ACTIVE, serving.model, configurationChanged != null ? configurationChanged
+                : restoredUpdate == null ? "started" : serving.update != null ? "restored" : "restored: the configured model");
     }
 
     /**

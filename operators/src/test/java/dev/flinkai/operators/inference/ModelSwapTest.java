@@ -208,6 +208,33 @@ class ModelSwapTest {
         }
     }
 
+    @Test
+    void aRestoreWithAnotherConfiguredModelServesThatModelNotTheRestoredVersion() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var harness = BatchingInferenceFunctionTest.harness(function(ModelClients.DEFAULT), 30_000, 10)) {
+            harness.open();
+            harness.processElement(control(sameLayout), 1);
+            await(harness, h -> events(h).stream().anyMatch(e -> e.getKind() == ModelEventKind.LOADED), "LOADED");
+            snapshot = harness.snapshot(1, 10);
+        }
+        String elsewhere = publish("1.2.0", Files.readAllBytes(CommittedModel.modelFile()), CommittedModel.metadataFile(),
+                null).getUri();
+        var configuredElsewhere = new BatchingInferenceFunction(ModelSettings.forModel(elsewhere).workers(1),
+                ModelClients.DEFAULT, FeatureExtractor.LAYOUT, Duration.ofSeconds(30));
+        try (var restored = BatchingInferenceFunctionTest.harness(configuredElsewhere, 30_000, 10)) {
+            restored.initializeState(snapshot);
+            restored.open();
+            scoreAndAwait(restored, "r", 4);
+            assertThat(predictions(restored, "r")).allSatisfy(p -> assertThat(p.getModelVersion()).isEqualTo("1.2.0"));
+            assertThat(events(restored)).singleElement().satisfies(e -> {
+                assertThat(e.getKind()).isEqualTo(ModelEventKind.ACTIVE);
+                assertThat(e.getReason()).startsWith("started: the configured model changed")
+                        .contains("restored version 1.1.0 is not served");
+            });
+            restored.endInput();
+        }
+    }
+
     /** Held while a model of version 1.1.0 opens, so a snapshot falls in the middle of the swap. */
     static volatile CountDownLatch loading = new CountDownLatch(1);
     static volatile CountDownLatch release = new CountDownLatch(1);
