@@ -70,14 +70,18 @@ public final class CachingModelClient implements ModelClient {
         float[][] scores = new float[rows.length][];
         int[] missed = new int[rows.length];
         int misses = 0;
-        for (int i = 0; i < rows.length; i++) {
-            keys[i] = new Key(model, rows[i]);
-            float[] cached = cache.getIfPresent(keys[i]);
-            if (cached == null) {
-                missed[misses++] = i;
-            } else {
-                scores[i] = cached.clone(); // the caller owns the answer; the cached row stays as it was
+        try {
+            for (int i = 0; i < rows.length; i++) {
+                keys[i] = new Key(model, rows[i]);
+                float[] cached = cache.getIfPresent(keys[i]);
+                if (cached == null) {
+                    missed[misses++] = i;
+                } else {
+                    scores[i] = cached.clone(); // the caller owns the answer; the cached row stays as it was
+                }
             }
+        } catch (RuntimeException e) { // e.g. a row that is null: the seam fails the future, never the call
+            return CompletableFuture.failedFuture(e);
         }
         if (misses == 0) {
             return CompletableFuture.completedFuture(new ModelAnswer(scores, model, servedBy, null));

@@ -203,6 +203,9 @@ class CachingModelClientTest {
             broken.set(false);
             await(client.score(pick(0, 1), Long.MAX_VALUE));
             assertThat(modelCalls).as("row 1 was not cached by the failed call").containsExactly(1, 1);
+
+            CompletableFuture<ModelAnswer> noRow = client.score(new float[][] {null}, Long.MAX_VALUE);
+            assertThat(noRow).as("the seam fails the future, never the call").isCompletedExceptionally();
         }
     }
 
