@@ -32,7 +32,8 @@ import java.util.Map;
  * <p>Prints the tables to stderr and one JSON object to stdout.
  *
  * <pre>
- * java -Xmx6g -cp flink-ai-bench.jar dev.flinkai.bench.CacheHitRate --events 2000000 --users 1000000 \
+ * java -Xmx6g -cp flink-ai-bench.jar:slf4j-api.jar:slf4j-nop.jar dev.flinkai.bench.CacheHitRate \
+ *   --events 2000000 --users 1000000 \
  *   [--zipf 0.8] [--seed 1] [--rate 1000] [--profile-rate 5000] [--sizes 10000,100000,1000000] [--greedy-steps 6]
  * </pre>
  */
