@@ -71,6 +71,8 @@ public final class ContextInferenceSettings implements Serializable {
     public final String fallbackUri;
     public final ResilientModelClient.Policy remotePolicy;
     public final boolean remoteGzip;
+    /** Rows whose answers each model client caches; 0: none. */
+    public final int cacheSize;
 
     /** Every setting with its effective value, the S3 secret masked: shown in the web UI. */
     public final Map<String, String> shown;
@@ -123,6 +125,7 @@ public final class ContextInferenceSettings implements Serializable {
                 s.positive(InferenceOptions.REMOTE_BREAKER_OPEN_FOR),
                 s.atLeast(InferenceOptions.REMOTE_BREAKER_HALF_OPEN_CALLS, 1));
         remoteGzip = s.get(InferenceOptions.REMOTE_GZIP);
+        cacheSize = s.atLeast(InferenceOptions.CACHE_SIZE, 0);
         if (priorityMaxWait.toNanos() > 0 && priorityMaxWait.toMillis() < 1) {
             throw Settings.invalid(InferenceOptions.PRIORITY_MAX_WAIT, priorityMaxWait,
                     "must be 0 or at least 1 ms (timers have millisecond resolution)");
@@ -146,6 +149,11 @@ public final class ContextInferenceSettings implements Serializable {
                 OipModelClient.parseEndpoint(modelUri);
             } catch (IllegalArgumentException e) {
                 throw Settings.invalid(InferenceOptions.MODEL_URI, modelUri, e.getMessage());
+            }
+            if (cacheSize > 0 && !OipModelClient.pinsVersion(modelUri)) {
+                throw Settings.invalid(InferenceOptions.CACHE_SIZE, cacheSize, "needs a --model.uri that names its "
+                        + "version (.../versions/<v>): under " + modelUri + " the endpoint could change versions "
+                        + "while the cache answers with the previous one's scores");
             }
         } else if (fallbackUri != null) {
             throw Settings.invalid(InferenceOptions.FALLBACK_URI, fallbackUri,
@@ -189,6 +197,7 @@ public final class ContextInferenceSettings implements Serializable {
                 .fallbackUri(fallbackUri)
                 .remotePolicy(remotePolicy)
                 .remoteGzip(remoteGzip)
+                .cacheSize(cacheSize)
                 .queueCapacity(batchesInFlight());
     }
 

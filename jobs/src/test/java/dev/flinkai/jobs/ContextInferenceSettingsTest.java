@@ -92,6 +92,20 @@ class ContextInferenceSettingsTest {
     }
 
     @Test
+    void theResultCacheIsOffByDefaultAndNeedsAPinnedVersionForARemoteModel() {
+        assertThat(ContextInferenceSettings.fromArgs("--model.uri", "m.pt").modelSettings().cacheSize()).isZero();
+        assertThat(ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--model.cache.size", "100000")
+                .modelSettings().cacheSize()).isEqualTo(100_000);
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", "m.pt", "--model.cache.size", "-1"))
+                .hasMessageContaining("--model.cache.size '-1'").hasMessageContaining("at least 0");
+        String endpoint = "http://127.0.0.1:8000/v2/models/next-event-mlp";
+        assertThatThrownBy(() -> ContextInferenceSettings.fromArgs("--model.uri", endpoint, "--model.cache.size", "10"))
+                .hasMessageContaining("--model.cache.size").hasMessageContaining("/versions/<v>");
+        assertThat(ContextInferenceSettings.fromArgs("--model.uri", endpoint + "/versions/1.0.0",
+                "--model.cache.size", "10").modelSettings().cacheSize()).isEqualTo(10);
+    }
+
+    @Test
     void theGeneratorChecksItsSettingsToo() {
         assertThat(EventGeneratorJob.settings(new String[] {"--rate", "10", "--users", "5"}, new Configuration())
                 .get(EventGeneratorJob.USERS)).isEqualTo(5);

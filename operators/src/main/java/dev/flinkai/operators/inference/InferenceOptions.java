@@ -89,12 +89,17 @@ public final class InferenceOptions {
             .intType().defaultValue(3).withDescription("Probe calls that decide whether the breaker closes again.");
     public static final ConfigOption<Boolean> REMOTE_GZIP = key("model.remote.gzip").booleanType().defaultValue(false)
             .withDescription("Gzip request bodies (answers are gzipped whenever the server offers).");
+    public static final ConfigOption<Integer> CACHE_SIZE = key("model.cache.size").intType().defaultValue(0)
+            .withDescription("Rows whose answers each subtask, lane and model version keeps (~320 B each), keyed by the "
+                    + "exact features the model reads: a row seen again is answered without the model. 0: none, as on "
+                    + "the generator's traffic rows hardly ever repeat (deploy/bench/RESULTS.md). A remote `model.uri` "
+                    + "must then name its version (`.../versions/<v>`).");
 
     public static final List<ConfigOption<?>> ALL = List.of(MODEL_URI, MODEL_NAME, S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY,
             MAX_BATCH_SIZE, MAX_WAIT, WORKERS, TIMEOUT, CAPACITY, PRIORITY_LANE, PRIORITY_MAX_WAIT, PRIORITY_CAPACITY,
             SHED_LOAD, FALLBACK_URI, REMOTE_TIMEOUT, REMOTE_MAX_ATTEMPTS, REMOTE_RETRY_BACKOFF, REMOTE_MAX_CONCURRENT_CALLS,
             REMOTE_RATE_LIMIT, REMOTE_BREAKER_FAILURE_RATE, REMOTE_BREAKER_SLOW_CALL_RATE, REMOTE_BREAKER_SLOW_CALL,
-            REMOTE_BREAKER_WINDOW, REMOTE_BREAKER_OPEN_FOR, REMOTE_BREAKER_HALF_OPEN_CALLS, REMOTE_GZIP);
+            REMOTE_BREAKER_WINDOW, REMOTE_BREAKER_OPEN_FOR, REMOTE_BREAKER_HALF_OPEN_CALLS, REMOTE_GZIP, CACHE_SIZE);
 
     private InferenceOptions() {}
 

@@ -1,5 +1,6 @@
 package dev.flinkai.operators.inference;
 
+import dev.flinkai.operators.inference.cache.CachingModelClient;
 import dev.flinkai.operators.inference.djl.DjlModelClient;
 import dev.flinkai.operators.inference.remote.OipModelClient;
 import dev.flinkai.operators.inference.resilience.FallbackModelClient;
@@ -17,6 +18,10 @@ import java.time.Duration;
  *       resilience policy ({@link ResilientModelClient}) and, with a fallback URI, falling back to that model run
  *       in-process ({@link FallbackModelClient}).</li>
  * </ul>
+ * With {@code settings.cacheSize()} above 0, a {@link CachingModelClient} sits right around the backend (and its
+ * resilience policy), inside the fallback: only the serving model's own answers are cached, a batch the endpoint fails
+ * on goes to the fallback model whole, and cached rows are still answered while the endpoint is down. A remote model
+ * must then name its version in the URI, so that every answer cached under a version is that version's.
  */
 public final class ModelClients {
 
@@ -29,16 +34,21 @@ public final class ModelClients {
 
     public static ModelClient open(ModelSettings settings, String owner, MetricGroup metrics) throws Exception {
         if (!settings.remote()) {
-            return DjlModelClient.open(settings, owner, metrics);
+            return cached(DjlModelClient.open(settings, owner, metrics), settings, metrics);
+        }
+        if (settings.cacheSize() > 0 && !OipModelClient.pinsVersion(settings.modelUri())) {
+            throw new IllegalArgumentException("A result cache needs a model URI that names its version "
+                    + "(.../versions/<v>), not " + settings.modelUri() + ": the endpoint could change the version it "
+                    + "serves there while the cache answers with the previous one's scores");
         }
         ModelClient local = settings.fallbackUri() == null ? null
                 : DjlModelClient.open(settings.withModelUri(settings.fallbackUri()), owner, metrics);
         try {
             ResilientModelClient.Policy policy = settings.remotePolicy();
             int connections = policy.maxConcurrentCalls() > 0 ? policy.maxConcurrentCalls() : settings.queueCapacity();
-            ModelClient remote = new ResilientModelClient(OipModelClient.open(settings.modelUri(),
+            ModelClient remote = cached(new ResilientModelClient(OipModelClient.open(settings.modelUri(),
                     local == null ? null : local.metadata(), settings.sha256(), connections, CONNECT_TIMEOUT, policy.callTimeout(),
-                    settings.remoteGzip()), policy, owner, metrics);
+                    settings.remoteGzip()), policy, owner, metrics), settings, metrics);
             return local == null ? remote : new FallbackModelClient(remote, "remote", local, metrics);
         } catch (Exception | Error e) {
             if (local != null) {
@@ -46,5 +56,9 @@ public final class ModelClients {
             }
             throw e;
         }
+    }
+
+    private static ModelClient cached(ModelClient client, ModelSettings settings, MetricGroup metrics) {
+        return settings.cacheSize() > 0 ? new CachingModelClient(client, settings.cacheSize(), metrics) : client;
     }
 }

@@ -22,6 +22,7 @@ import java.util.Objects;
  *   <tr><td>queueCapacity</td><td>10 000 (batches waiting for a worker; keep it at or above the async capacity)</td></tr>
  *   <tr><td>fallbackUri</td><td>null: for a remote model, the in-process model that answers when it does not</td></tr>
  *   <tr><td>remotePolicy, remoteGzip</td><td>{@link InferenceOptions}' defaults: timeouts, retries, breaker, limits</td></tr>
+ *   <tr><td>cacheSize</td><td>{@link InferenceOptions#CACHE_SIZE}'s default: rows whose answers each client caches (0: none)</td></tr>
  * </table>
  */
 public class ModelSettings implements Serializable {
@@ -41,6 +42,7 @@ public class ModelSettings implements Serializable {
     private String fallbackUri;
     private ResilientModelClient.Policy remotePolicy = InferenceOptions.defaultRemotePolicy();
     private boolean remoteGzip;
+    private int cacheSize = InferenceOptions.CACHE_SIZE.defaultValue();
 
     public static ModelSettings forModel(String modelUri) {
         return new ModelSettings().modelUri(modelUri);
@@ -111,6 +113,19 @@ public class ModelSettings implements Serializable {
         return this;
     }
 
+    /** Rows whose answers each client keeps ({@code CachingModelClient}); 0: no cache. */
+    public ModelSettings cacheSize(int rows) {
+        if (rows < 0) {
+            throw new IllegalArgumentException("cacheSize must be >= 0, got " + rows);
+        }
+        this.cacheSize = rows;
+        return this;
+    }
+
+    public int cacheSize() {
+        return cacheSize;
+    }
+
     public String modelUri() {
         return modelUri;
     }
@@ -130,7 +145,7 @@ public class ModelSettings implements Serializable {
     public ModelSettings copy() {
         return new ModelSettings().modelUri(modelUri).sha256(sha256).s3(s3Endpoint, s3AccessKey, s3SecretKey).s3Region(s3Region)
                 .downloadDir(downloadDir).workers(workers).queueCapacity(queueCapacity).fallbackUri(fallbackUri)
-                .remotePolicy(remotePolicy).remoteGzip(remoteGzip);
+                .remotePolicy(remotePolicy).remoteGzip(remoteGzip).cacheSize(cacheSize);
     }
 
     /**
@@ -193,7 +208,7 @@ public class ModelSettings implements Serializable {
     @Override
     public String toString() {
         return "ModelSettings{modelUri=" + modelUri + (sha256 == null ? "" : ", sha256=" + sha256) + ", fallbackUri=" + fallbackUri + ", s3Endpoint=" + s3Endpoint
-                + ", workers=" + workers + ", queueCapacity=" + queueCapacity
+                + ", workers=" + workers + ", queueCapacity=" + queueCapacity + ", cacheSize=" + cacheSize
                 + (remote() ? ", remotePolicy=" + remotePolicy + ", gzip=" + remoteGzip : "") + "}";
     }
 }

@@ -27,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 /**
  * Model updates inside Flink's real async operator (test harness) with the in-process backend and real TorchScript
@@ -180,6 +181,61 @@ class ModelSwapTest {
             });
             harness.endInput();
         }
+    }
+
+    /**
+     * With the result cache on, rows version 1 answered (and cached) get version 2's own answers after the swap: the
+     * new version's clients start with caches of their own.
+     */
+    @Test
+    void withTheResultCacheASwapAnswersWithTheNewVersionsOwnScores() throws Exception {
+        Path v2File = CommittedModel.modelFile().resolveSibling("next_event_mlp_v2.pt");
+        ModelUpdate v2 = publish("2.0.0", Files.readAllBytes(v2File), v2File.resolveSibling("next_event_mlp_v2.json"), null);
+        float[][] rows = features.subList(0, 8).toArray(float[][]::new);
+        float[][] v2Own;
+        try (ModelClient plain = ModelClients.open(ModelSettings.forModel(v2.getUri()), "reference",
+                new org.apache.flink.runtime.metrics.util.InterceptingOperatorMetricGroup())) {
+            v2Own = plain.score(rows, Long.MAX_VALUE).get(30, TimeUnit.SECONDS).scores();
+        }
+        BatchingInferenceFunctionTest.CapturingTaskGroup metrics = new BatchingInferenceFunctionTest.CapturingTaskGroup();
+        BatchingInferenceFunction cached = new BatchingInferenceFunction(ModelSettings.forModel(CommittedModel.uri())
+                .workers(1).cacheSize(1000), ModelClients.DEFAULT, FeatureExtractor.LAYOUT, Duration.ofSeconds(30));
+        try (var harness = BatchingInferenceFunctionTest.harness(cached, 30_000, 10, metrics)) {
+            harness.open();
+            scoreAndAwait(harness, "a", 8);
+            scoreAndAwait(harness, "b", 8);
+            assertThat(((org.apache.flink.metrics.Counter) metrics.lane("normal").get("cacheHits")).getCount())
+                    .as("version 1 answered b from its cache").isEqualTo(8);
+            for (int i = 0; i < 8; i++) {
+                assertThat(predictions(harness, "b").get(i).getScores())
+                        .isEqualTo(predictions(harness, "a").get(i).getScores());
+            }
+
+            harness.processElement(control(v2), 2);
+            await(harness, h -> events(h).stream().anyMatch(e -> e.getKind() == ModelEventKind.ACTIVE
+                    && "2.0.0".equals(e.getVersion())), "version 2 serving");
+            for (String round : List.of("c", "d")) {
+                scoreAndAwait(harness, round, 8);
+                List<Prediction> answers = predictions(harness, round);
+                for (int i = 0; i < 8; i++) {
+                    Prediction p = answers.get(i);
+                    assertThat(p.getModelVersion()).isEqualTo("2.0.0");
+                    assertThat(p.getFallback()).isFalse();
+                    assertThat(p.getScores()).as("version 2's own answer to row %s", i)
+                            .zipSatisfy(toList(v2Own[i]), (got, own) -> assertThat(got).isCloseTo(own, within(1e-5f)));
+                    assertThat(p.getScores()).isNotEqualTo(predictions(harness, "a").get(i).getScores());
+                }
+            }
+            harness.endInput();
+        }
+    }
+
+    private static List<Float> toList(float[] values) {
+        List<Float> list = new ArrayList<>();
+        for (float v : values) {
+            list.add(v);
+        }
+        return list;
     }
 
     private static String reasonOf(List<ModelEvent> events, ModelUpdate update) {

@@ -116,6 +116,11 @@ public final class OipModelClient implements ModelClient {
         Endpoint.parse(uri);
     }
 
+    /** True when an Open Inference Protocol model URL names a version ({@code .../versions/<v>}): it serves only that one. */
+    public static boolean pinsVersion(String uri) {
+        return Endpoint.parse(uri).version != null;
+    }
+
     /** The model name in an Open Inference Protocol model URL. */
     public static String modelName(String uri) {
         return Endpoint.parse(uri).model;

@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * An Open Inference Protocol endpoint on okhttp's MockWebServer (a real HTTP server in this JVM) that really answers:
  * inference requests are scored by the committed model through DJL. Tests put faults in front of the next calls
  * ({@link #fault}: a status, a delay, a reset connection, a body that is not an answer) and can change the metadata it
- * describes itself with.
+ * describes itself with. It answers under the model's URI and under that of the version it serves.
  */
 final class ModelEndpointFixture implements AutoCloseable {
 
@@ -54,6 +54,11 @@ final class ModelEndpointFixture implements AutoCloseable {
 
     String modelUri() {
         return server.url("/v2/models/" + MODEL).toString();
+    }
+
+    /** The URI of the version it serves ({@code .../versions/<v>}): the same model, pinned. */
+    String versionedUri() {
+        return server.url("/v2/models/" + MODEL + "/versions/" + version).toString();
     }
 
     ModelMetadata metadataOfTheModel() {
@@ -87,7 +92,7 @@ final class ModelEndpointFixture implements AutoCloseable {
     }
 
     private MockResponse answer(RecordedRequest request) {
-        String path = request.getUrl().encodedPath();
+        String path = request.getUrl().encodedPath().replace("/versions/" + version, "");
         if (path.equals("/v2/health/ready") || path.equals("/v2/models/" + MODEL + "/ready")) {
             return ready ? json(200, "{}") : json(503, "{\"error\": \"not ready\"}");
         }
