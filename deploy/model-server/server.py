@@ -200,8 +200,9 @@ class Repository:
 
     The directory names are the model's name and version in URLs and answers. A version is loaded in a worker thread
     (the event loop keeps answering meanwhile) when a request names it or the periodic scan finds it, and loaded again
-    when its files change; a version whose files do not load answers 503 with the reason until they change. A version
-    whose directory is removed is no longer served. Directories whose name starts with '.' are ignored.
+    when its files change (seen by the scan, or by a readiness or metadata request for it); a version whose files do
+    not load answers 503 with the reason until they change. A version whose directory is removed is no longer served.
+    Directories whose name starts with '.' are ignored.
     """
 
     def __init__(self, root, scan_interval_s):
@@ -292,16 +293,19 @@ class Repository:
             except OSError as e:
                 print(f"repository: cannot list {self.root}: {e}", flush=True)
 
-    async def find(self, name, version):
-        """The version, loaded first if its directory has just become visible; None if there is no such version."""
+    async def find(self, name, version, fresh=False):
+        """The version, loaded first if its directory has just become visible (fresh: or its files changed since it
+        was loaded); None if there is no such version."""
         known = self.versions.get((name, version))
-        if known is not None:
+        if known is not None and not fresh:
             return known
         if not _plain_name(name) or not _plain_name(version):
             return None
         files = self.files(name, version)
         if files is None:
             return None
+        if known is not None and known.files == files:
+            return known
         return await asyncio.shield(self.load((name, version), files))
 
     def version_names(self, name):
@@ -381,9 +385,10 @@ def create_app(state):
             for task in watching:
                 task.cancel()
 
-    async def model_for(name, version=None):
+    async def model_for(name, version=None, fresh=False):
         """The --model for its name unversioned, else the repository's newest version; a version: the repository's,
-        else the --model's if it is that version."""
+        else the --model's if it is that version. Fresh (readiness and metadata, what a client asks before it uses a
+        version): a repository version whose files changed since it was loaded is loaded again first."""
         model = state.model if state.model is not None and name == state.model.name else None
         repository = state.repository
         if version is None:
@@ -395,7 +400,7 @@ def create_app(state):
                 raise BadRequest(f"unknown model '{name}'", 404)
             return model
         if repository is not None:
-            found = await repository.find(name, version)
+            found = await repository.find(name, version, fresh)
             if found is not None:
                 if found.model is None:
                     raise BadRequest(found.error, 503)
@@ -427,7 +432,7 @@ def create_app(state):
     # --- model ---------------------------------------------------------------------------------------------------
 
     async def model_ready(name, version):
-        model = await model_for(name, version)
+        model = await model_for(name, version, fresh=True)
         if not state.ready:
             return json_response({"name": model.name, "ready": False, "error": "the model is not ready"}, 503)
         return json_response(model.ready_body)
@@ -438,7 +443,7 @@ def create_app(state):
 
     @app.get("/v2/models/{name}/versions/{version}")
     async def model_version_metadata(name: str, version: str):
-        return json_response((await model_for(name, version)).metadata_body)
+        return json_response((await model_for(name, version, fresh=True)).metadata_body)
 
     @app.get("/v2/models/{name}/ready")
     async def ready_model(name: str):

@@ -289,10 +289,20 @@ def repository_checks(results):
                                   f"{method} of a version that does not load")
                 assert "does not load" in e["error"], e
             assert call(base, "GET", "/v2/health/ready").status == 200, "a broken version makes the server unready"
-            # Its files fixed: served after the next scan.
+            # Its files fixed: the next readiness request loads them again, without waiting for a scan.
+            os.remove(os.path.join(d, "metadata.json"))
             publish(repository, "4.0.0", MODEL_V2, METADATA_V2)
-            server.await_line(f"loaded {NAME} 4.0.0 ")
+            assert call(base, "GET", f"{model_path}/versions/4.0.0/ready").status == 200
             assert_close(answer_of(base, "4.0.0", rows), reference(MODEL_V2, rows), "4.0.0 once fixed")
+
+        def check_version_replaced():
+            # 2.1.0's files replaced by version 1's: its metadata names the new file at once.
+            os.remove(os.path.join(repository, NAME, "2.1.0", "metadata.json"))
+            publish(repository, "2.1.0", MODEL, METADATA)
+            m, p = metadata(base, f"{model_path}/versions/2.1.0")
+            assert p["sha256"] == sha256_of(MODEL) and m["inputs"][0]["shape"] == [-1, F], m
+            assert_close(answer_of(base, "2.1.0", [r[:F] for r in rows]), reference(MODEL, [r[:F] for r in rows]),
+                         "2.1.0 replaced")
 
         def check_version_removed():
             shutil.rmtree(os.path.join(repository, NAME, "3.0.0"))
@@ -301,7 +311,8 @@ def repository_checks(results):
             assert call(base, "GET", f"{model_path}/versions/2.0.0/ready").status == 200
 
         run_checks([check_repository_versions, check_repository_infer, check_repository_unknown,
-                    check_version_added_at_runtime, check_broken_version, check_version_removed], results)
+                    check_version_added_at_runtime, check_broken_version, check_version_replaced,
+                    check_version_removed], results)
         check_server_log(server, results, "repository_server")
     except Exception as e:  # noqa: BLE001
         traceback.print_exc()
