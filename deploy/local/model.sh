@@ -5,7 +5,7 @@
 #       s3://$S3_BUCKET_MODELS/${MODEL_PREFIX}X/model.pt and writes a ModelUpdate to $TOPIC_MODEL_UPDATES. Every subtask
 #       fetches it, checks its SHA-256, loads it, scores a smoke batch and only then switches; a version that fails a
 #       check is rejected and the serving one stays. With MODEL_BACKEND=remote the version also goes into the model
-#       server's repository, and the update addresses the server's version URL.
+#       server's repository ($MODEL_REPOSITORY), and, once the server has loaded it, the update addresses its URL.
 #       Rolling back is publishing an older version again.
 #   deploy/local/model.sh status [--since EPOCH_MS]
 #       what each subtask serves and its last model event (loaded / rejected / active), from $TOPIC_MODEL_EVENTS
@@ -45,11 +45,27 @@ case "$1" in
     s3_tool put "$S3_BUCKET_MODELS" "$key.json" "$work/model.json" >/dev/null
     uri="s3://$S3_BUCKET_MODELS/$key.pt"
     if [[ "$MODEL_BACKEND" == remote ]]; then
+      # Into the model server's repository (deploy/model-server/README.md): model.pt first, then metadata.json, each
+      # renamed into place; the metadata makes the version visible. Files of the same version that differ are replaced
+      # with the metadata taken away first, so the server never pairs the new model with the old metadata.
       dir="$MODEL_REPOSITORY/$MODEL_NAME/$version"
-      mkdir -p "$dir"
-      cp "$file" "$dir/model.pt"
-      cp "$work/model.json" "$dir/metadata.json"
+      if ! cmp -s "$file" "$dir/model.pt" || ! cmp -s "$work/model.json" "$dir/metadata.json"; then
+        [[ -f "$dir/metadata.json" ]] && log "replacing the files of $MODEL_NAME $version in $MODEL_REPOSITORY"
+        mkdir -p "$dir"
+        rm -f "$dir/metadata.json"
+        cp "$file" "$dir/.model.pt.tmp" && mv -f "$dir/.model.pt.tmp" "$dir/model.pt"
+        cp "$work/model.json" "$dir/.metadata.json.tmp" && mv -f "$dir/.metadata.json.tmp" "$dir/metadata.json"
+      fi
       uri="$MODEL_SERVER_URI/versions/$version"
+      # The job opens the version with its call timeout (model.remote.timeout, 500 ms by default): the server loads it
+      # first, on this request. One it cannot load is published all the same, and every subtask rejects it.
+      code="$(curl -s -o "$work/ready" -w '%{http_code}' --max-time 120 "$uri/ready")" || true
+      if [[ "$code" == 200 ]]; then
+        log "the model server serves $MODEL_NAME $version"
+      else
+        [[ "$code" == 000 ]] && answer="no answer from $uri/ready" || answer="HTTP $code: $(head -c 300 "$work/ready")"
+        log "WARNING: the model server does not serve $MODEL_NAME $version ($answer): the job will reject it"
+      fi
     fi
     at="$(models_tool publish "$TOPIC_MODEL_UPDATES" "$MODEL_NAME" "$version" "$uri" "$sha" "$notes")"
     log "published $MODEL_NAME $version ($uri, sha256 $sha) at $at"

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """An Open Inference Protocol (KServe v2 REST) model server for the project's TorchScript classifier.
 
-One model, one process, one event loop: requests are parsed and the model is run on the event loop itself (a small
-MLP takes well under a millisecond), so the server uses one core at most. Run it with Debian's Python, which has
-torch, FastAPI and uvicorn:
+One process, one event loop: requests are parsed and the model is run on the event loop itself (a small MLP takes
+well under a millisecond), so the server uses one core at most. It serves one model (--model), the versions of a model
+repository (--repository DIR: DIR/<name>/<version>/model.pt and metadata.json, versions added while it runs
+included), or both. Run it with Debian's Python, which has torch, FastAPI and uvicorn:
 
     /usr/bin/python3 deploy/model-server/server.py --model notebooks/model/next_event_mlp.pt
 
@@ -12,11 +13,15 @@ See README.md beside this file for the endpoints and the fault-injection admin e
 
 import argparse
 import asyncio
+import hashlib
+import io
 import json
 import math
 import os
+import re
 import sys
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 try:  # orjson parses faster; Debian 12 has no package of it, so this is usually the stdlib json
     import orjson
@@ -34,6 +39,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # request bodies, before and after gzip
 GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 1  # responses of a few KB: level 1 costs far less CPU than the default 9 and compresses floats nearly as well
 KEEP_ALIVE_S = 330  # longer than OkHttp's 5-minute pool, so clients close idle connections before the server does
+MODEL_FILE = "model.pt"  # a repository version's files; metadata.json is written last, and makes the version visible
+METADATA_FILE = "metadata.json"
 
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=True).encode
 
@@ -47,27 +54,34 @@ class BadRequest(Exception):
         self.status = status
 
 
+class ModelError(Exception):
+    """A model file and metadata that do not make a servable model."""
+
+
 class Model:
     """The TorchScript model and what its metadata says of it."""
 
-    def __init__(self, model_path, metadata_path, name=None):
+    def __init__(self, model_path, metadata_path, name=None, version=None):
         import torch
 
         with open(metadata_path, encoding="utf-8") as f:
             meta = json.load(f)
+        with open(model_path, "rb") as f:
+            data = f.read()  # read once: the checksum is that of the bytes loaded, even if the file changes meanwhile
         self.torch = torch
+        self.sha256 = hashlib.sha256(data).hexdigest()
         self.name = name or meta["name"]
-        self.version = str(meta["version"])
+        self.version = version or str(meta["version"])
         self.labels = [str(label) for label in meta["labels"]]
         self.feature_count = int(meta["featureCount"])
         self.class_priors = [float(p) for p in meta.get("classPriors", [])]
-        self.module = torch.jit.load(model_path, map_location="cpu")
+        self.module = torch.jit.load(io.BytesIO(data), map_location="cpu")
         self.module.eval()
         # A few calls let TorchScript's profiling executor settle before the first real request.
         for rows in (1, 8, 64, 1, 8, 64):
             out = self.predict(torch.zeros(rows, self.feature_count))
             if tuple(out.shape) != (rows, len(self.labels)):
-                raise SystemExit(f"model {model_path} returns {list(out.shape)} for [{rows}, {self.feature_count}] "
+                raise ModelError(f"model {model_path} returns {list(out.shape)} for [{rows}, {self.feature_count}] "
                                  f"rows, the metadata names {len(self.labels)} labels")
         self.metadata_body = _dumps({
             "name": self.name,
@@ -75,7 +89,8 @@ class Model:
             "platform": PLATFORM,
             "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, self.feature_count]}],
             "outputs": [{"name": OUTPUT_NAME, "datatype": "FP32", "shape": [-1, len(self.labels)]}],
-            "parameters": {"labels": self.labels, "class_priors": self.class_priors, "version": self.version},
+            "parameters": {"labels": self.labels, "class_priors": self.class_priors, "version": self.version,
+                           "sha256": self.sha256},
         }).encode()
         self.ready_body = _dumps({"name": self.name, "ready": True}).encode()
         self.answer_head = ('{"model_name":' + _dumps(self.name) + ',"model_version":' + _dumps(self.version)).encode()
@@ -171,13 +186,160 @@ def check_numbers(data):
                      f"not only numbers")
 
 
-class State:
-    def __init__(self, model, delay_ms):
+class Version:
+    """A repository version: the files it was loaded from, and the model or why there is none."""
+
+    def __init__(self, files, model, error):
+        self.files = files
         self.model = model
+        self.error = error
+
+
+class Repository:
+    """The model versions under ROOT/<name>/<version>/: model.pt, then metadata.json, which makes the version visible.
+
+    The directory names are the model's name and version in URLs and answers. A version is loaded in a worker thread
+    (the event loop keeps answering meanwhile) when a request names it or the periodic scan finds it, and loaded again
+    when its files change (seen by the scan, or by a readiness or metadata request for it); a version whose files do
+    not load answers 503 with the reason until they change. A version whose directory is removed is no longer served.
+    Directories whose name starts with '.' are ignored.
+    """
+
+    def __init__(self, root, scan_interval_s):
+        self.root = root
+        self.scan_interval_s = scan_interval_s
+        self.versions = {}  # (name, version) -> Version
+        self.loading = {}  # (name, version) -> the future of the load under way
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
+
+    def files(self, name, version):
+        """(mtime_ns, size) of the version's metadata.json and model.pt; None while it has no metadata.json."""
+        d = os.path.join(self.root, name, version)
+        try:
+            meta = os.stat(os.path.join(d, METADATA_FILE))
+        except OSError:
+            return None
+        try:
+            pt = os.stat(os.path.join(d, MODEL_FILE))
+            pt = (pt.st_mtime_ns, pt.st_size)
+        except OSError:
+            pt = None
+        return (meta.st_mtime_ns, meta.st_size), pt
+
+    def listed(self):
+        """The files of every visible version, by (name, version); OSError when the root cannot be listed."""
+        found = {}
+        for name in _subdirs(self.root):
+            try:
+                versions = _subdirs(os.path.join(self.root, name))
+            except OSError:
+                continue  # removed while being listed
+            for version in versions:
+                files = self.files(name, version)
+                if files is not None:
+                    found[(name, version)] = files
+        return found
+
+    def load_now(self, key, files):
+        """Loads a version (in the worker thread, or at start); its failure is a Version with the reason."""
+        name, version = key
+        d = os.path.join(self.root, name, version)
+        try:
+            model = Model(os.path.join(d, MODEL_FILE), os.path.join(d, METADATA_FILE), name, version)
+        except Exception as e:  # noqa: BLE001 - whatever the files are, the server goes on and says why
+            first_line = (str(e).strip().splitlines() or [""])[0][:300]
+            reason = f"version '{version}' of model '{name}' does not load: {type(e).__name__}: {first_line}"
+            print(f"repository: {reason}", flush=True)
+            return Version(files, None, reason)
+        print(f"repository: loaded {name} {version} from {d} (sha256 {model.sha256})", flush=True)
+        return Version(files, model, None)
+
+    def load(self, key, files):
+        """The future of loading the version: one load of a version at a time, kept when its requester goes away."""
+        future = self.loading.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().run_in_executor(self.executor, self.load_now, key, files)
+            self.loading[key] = future
+
+            def loaded(f):
+                del self.loading[key]
+                if not f.cancelled() and f.exception() is None:
+                    self.versions[key] = f.result()
+
+            future.add_done_callback(loaded)
+        return future
+
+    def scan_now(self):
+        """Loads every visible version, before the server starts."""
+        for key, files in sorted(self.listed().items()):
+            self.versions[key] = self.load_now(key, files)
+
+    async def scan(self):
+        """Loads versions added or changed since the last scan, forgets removed ones."""
+        found = self.listed()
+        for key in [k for k in self.versions if k not in found]:
+            del self.versions[key]
+            print(f"repository: {key[0]} {key[1]} removed", flush=True)
+        for key, files in sorted(found.items()):
+            known = self.versions.get(key)
+            if known is None or known.files != files:
+                await asyncio.shield(self.load(key, files))
+
+    async def watch(self):
+        while True:
+            await asyncio.sleep(self.scan_interval_s)
+            try:
+                await self.scan()
+            except OSError as e:
+                print(f"repository: cannot list {self.root}: {e}", flush=True)
+
+    async def find(self, name, version, fresh=False):
+        """The version, loaded first if its directory has just become visible (fresh: or its files changed since it
+        was loaded); None if there is no such version."""
+        known = self.versions.get((name, version))
+        if known is not None and not fresh:
+            return known
+        if not _plain_name(name) or not _plain_name(version):
+            return None
+        files = self.files(name, version)
+        if files is None:
+            return None
+        if known is not None and known.files == files:
+            return known
+        return await asyncio.shield(self.load((name, version), files))
+
+    def version_names(self, name):
+        return sorted((v for (n, v) in self.versions if n == name), key=version_order)
+
+    def newest(self, name):
+        """The loaded version of the model with the highest version number, or None."""
+        loaded = [v.model for (n, _), v in self.versions.items() if n == name and v.model is not None]
+        return max(loaded, key=lambda m: version_order(m.version)) if loaded else None
+
+
+def _plain_name(segment):
+    return bool(segment) and not segment.startswith(".") and "/" not in segment and "\\" not in segment \
+        and "\0" not in segment
+
+
+def _subdirs(path):
+    with os.scandir(path) as entries:
+        return [e.name for e in entries if _plain_name(e.name) and e.is_dir()]
+
+
+def version_order(version):
+    """Sorts 1.10.0 after 1.9.0: numeric parts as numbers, before text parts."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"[.+-]", version)]
+
+
+class State:
+    def __init__(self, model, delay_ms, repository=None):
+        self.model = model
+        self.repository = repository
         self.delay_ms = delay_ms
         self.fail_status = 503
         self.fail_count = 0
-        self.ready = model is not None
+        self.ready = True
 
 
 def create_app(state):
@@ -211,13 +373,45 @@ def create_app(state):
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(BadRequest, bad_request)
 
-    def model_for(name, version=None):
-        model = state.model
-        if model is None or name != model.name:
+    if state.repository is not None:
+        watching = []
+
+        @app.on_event("startup")
+        async def watch_repository():
+            watching.append(asyncio.create_task(state.repository.watch()))
+
+        @app.on_event("shutdown")
+        async def stop_watching():
+            for task in watching:
+                task.cancel()
+
+    async def model_for(name, version=None, fresh=False):
+        """The --model for its name unversioned, else the repository's newest version; a version: the repository's,
+        else the --model's if it is that version. Fresh (readiness and metadata, what a client asks before it uses a
+        version): a repository version whose files changed since it was loaded is loaded again first."""
+        model = state.model if state.model is not None and name == state.model.name else None
+        repository = state.repository
+        if version is None:
+            if model is None and repository is not None:
+                model = repository.newest(name)
+                if model is None and repository.version_names(name):
+                    raise BadRequest(f"no version of model '{name}' loads", 503)
+            if model is None:
+                raise BadRequest(f"unknown model '{name}'", 404)
+            return model
+        if repository is not None:
+            found = await repository.find(name, version, fresh)
+            if found is not None:
+                if found.model is None:
+                    raise BadRequest(found.error, 503)
+                return found.model
+        if model is not None and version == model.version:
+            return model
+        versions = sorted({*(repository.version_names(name) if repository is not None else []),
+                           *([model.version] if model is not None else [])}, key=version_order)
+        if not versions:
             raise BadRequest(f"unknown model '{name}'", 404)
-        if version is not None and version != model.version:
-            raise BadRequest(f"unknown version '{version}' of model '{name}' (it has {model.version})", 404)
-        return model
+        raise BadRequest(f"unknown version '{version}' of model '{name}' (it has {', '.join(versions)})", 404)
 
     # --- server --------------------------------------------------------------------------------------------------
 
@@ -237,30 +431,30 @@ def create_app(state):
 
     # --- model ---------------------------------------------------------------------------------------------------
 
-    def model_ready(name, version):
-        model = model_for(name, version)
+    async def model_ready(name, version):
+        model = await model_for(name, version, fresh=True)
         if not state.ready:
             return json_response({"name": model.name, "ready": False, "error": "the model is not ready"}, 503)
         return json_response(model.ready_body)
 
     @app.get("/v2/models/{name}")
     async def model_metadata(name: str):
-        return json_response(model_for(name).metadata_body)
+        return json_response((await model_for(name)).metadata_body)
 
     @app.get("/v2/models/{name}/versions/{version}")
     async def model_version_metadata(name: str, version: str):
-        return json_response(model_for(name, version).metadata_body)
+        return json_response((await model_for(name, version, fresh=True)).metadata_body)
 
     @app.get("/v2/models/{name}/ready")
     async def ready_model(name: str):
-        return model_ready(name, None)
+        return await model_ready(name, None)
 
     @app.get("/v2/models/{name}/versions/{version}/ready")
     async def ready_model_version(name: str, version: str):
-        return model_ready(name, version)
+        return await model_ready(name, version)
 
     async def infer(request, name, version):
-        model = model_for(name, version)
+        model = await model_for(name, version)
         if not state.ready:
             return error("the model is not ready", 503)
         if state.fail_count > 0:
@@ -331,7 +525,7 @@ def create_app(state):
         raw = request.query_params.get("ready", "true").lower()
         if raw not in ("true", "false"):
             raise BadRequest(f"query parameter 'ready' must be true or false, not '{raw}'")
-        state.ready = raw == "true" and state.model is not None
+        state.ready = raw == "true"
         return json_response({"ready": state.ready})
 
     return app
@@ -353,9 +547,12 @@ def gunzip(body):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Open Inference Protocol (KServe v2 REST) server for a TorchScript model")
-    p.add_argument("--model", required=True, help="the TorchScript file (.pt)")
+    p = argparse.ArgumentParser(description="Open Inference Protocol (KServe v2 REST) server for TorchScript models")
+    p.add_argument("--model", help="the TorchScript file (.pt); --model, --repository or both")
     p.add_argument("--metadata", help="the model's metadata JSON (default: the .json beside the .pt)")
+    p.add_argument("--repository", help="a directory of versions, DIR/<name>/<version>/model.pt and metadata.json")
+    p.add_argument("--scan-interval-s", type=float, default=1.0,
+                   help="how often the repository is scanned for versions added, changed or removed")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     p.add_argument("--delay-ms", type=float, default=0.0, help="sleep this long in every infer request")
@@ -364,10 +561,19 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.delay_ms < 0:
         p.error("--delay-ms must not be negative")
-    metadata = args.metadata or os.path.splitext(args.model)[0] + ".json"
-    for path, what in ((args.model, "model"), (metadata, "metadata")):
-        if not os.path.isfile(path):
-            p.error(f"the {what} file {path} does not exist")
+    if args.model is None and args.repository is None:
+        p.error("--model or --repository (or both) is required")
+    if args.model is None and (args.metadata is not None or args.name is not None):
+        p.error("--metadata and --name go with --model")
+    if not args.scan_interval_s > 0:
+        p.error("--scan-interval-s must be positive")
+    if args.model is not None:
+        metadata = args.metadata or os.path.splitext(args.model)[0] + ".json"
+        for path, what in ((args.model, "model"), (metadata, "metadata")):
+            if not os.path.isfile(path):
+                p.error(f"the {what} file {path} does not exist")
+    if args.repository is not None and not os.path.isdir(args.repository):
+        p.error(f"the repository {args.repository} is not a directory")
 
     import torch
 
@@ -376,9 +582,17 @@ def main(argv=None):
     torch.set_num_interop_threads(1)
     import uvicorn
 
-    model = Model(args.model, metadata, args.name)
+    try:
+        model = Model(args.model, metadata, args.name) if args.model is not None else None
+    except ModelError as e:
+        raise SystemExit(str(e)) from None
+    repository = None
+    if args.repository is not None:
+        repository = Repository(os.path.abspath(args.repository), args.scan_interval_s)
+        repository.scan_now()
+        print(f"repository {repository.root}: {len(repository.versions)} version(s)", flush=True)
     delay = int(args.delay_ms) if args.delay_ms == int(args.delay_ms) else args.delay_ms
-    state = State(model, delay)
+    state = State(model, delay, repository)
     app = create_app(state)
 
     class Server(uvicorn.Server):
@@ -391,7 +605,8 @@ def main(argv=None):
                 except (AttributeError, IndexError, TypeError):
                     pass
                 shown = f"[{host}]" if ":" in host else host
-                print(f"model-server ready on http://{shown}:{port}/v2/models/{model.name}", flush=True)
+                where = f"/v2/models/{model.name}" if model is not None else f"/v2/models (repository {repository.root})"
+                print(f"model-server ready on http://{shown}:{port}{where}", flush=True)
 
     # What uvicorn.run(app, ...) does, with a hook that says when the socket is listening.
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,

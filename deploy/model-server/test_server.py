@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Self-test of server.py: starts it on a free port with the committed model and checks it over HTTP.
+"""Self-test of server.py: starts it on a free port with the committed model and checks it over HTTP; then with a
+model repository of the committed versions 1.0.0 and 2.0.0 beside it, and with a repository alone.
 
     /usr/bin/python3 deploy/model-server/test_server.py
 
@@ -7,13 +8,16 @@ Only the standard library and torch (for the reference answers). Exits 0 when ev
 """
 
 import gzip
+import hashlib
 import json
 import os
 import queue
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -24,6 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MODEL = os.path.join(ROOT, "notebooks", "model", "next_event_mlp.pt")
 METADATA = os.path.join(ROOT, "notebooks", "model", "next_event_mlp.json")
+MODEL_V2 = os.path.join(ROOT, "notebooks", "model", "next_event_mlp_v2.pt")
+METADATA_V2 = os.path.join(ROOT, "notebooks", "model", "next_event_mlp_v2.json")
 PYTHON = "/usr/bin/python3"
 READY_TIMEOUT_S = 120
 
@@ -33,6 +39,15 @@ NAME = META["name"]
 VERSION = META["version"]
 F = META["featureCount"]
 C = len(META["labels"])
+with open(METADATA_V2, encoding="utf-8") as f:
+    META_V2 = json.load(f)
+F2 = META_V2["featureCount"]
+SCAN_WAIT_S = 30  # the server scans its repository every second; a loaded 2-core machine may take longer
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _die_with_parent():
@@ -88,15 +103,16 @@ def infer_request(rows, request_id=None, nested=False):
 
 
 class ServerProcess:
-    def __init__(self):
+    def __init__(self, *args):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.args = list(args) or ["--model", MODEL]
         self.lines = []
         self.proc = None
 
-    def start(self):
+    def start(self, ready_path=f"/v2/models/{NAME}"):
         self.proc = subprocess.Popen(
-            [PYTHON, os.path.join(HERE, "server.py"), "--model", MODEL, "--host", "127.0.0.1", "--port", str(self.port)],
+            [PYTHON, os.path.join(HERE, "server.py"), *self.args, "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         ready = queue.Queue()
@@ -116,9 +132,16 @@ class ServerProcess:
             line = None
         if line is None:
             raise RuntimeError("the server did not say it is ready; its output:\n" + "\n".join(self.lines))
-        expected = f"model-server ready on {self.base}/v2/models/{NAME}"
+        expected = f"model-server ready on {self.base}{ready_path}"
         assert line == expected, f"ready line {line!r}, expected {expected!r}"
         return time.monotonic() - t0
+
+    def await_line(self, text, timeout=SCAN_WAIT_S):
+        """Waits until the server printed a line containing text."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in list(self.lines)):
+            assert time.monotonic() < deadline, f"the server did not print {text!r} within {timeout} s"
+            time.sleep(0.05)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -128,6 +151,208 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+def publish(repository, version, model, metadata, name=NAME):
+    """Adds a version to a repository in the publish order: model.pt, then metadata.json (renamed into place)."""
+    d = os.path.join(repository, name, version)
+    os.makedirs(d, exist_ok=True)
+    shutil.copyfile(model, os.path.join(d, "model.pt"))
+    with open(metadata, encoding="utf-8") as f:
+        meta = json.load(f)
+    meta["version"] = version
+    with open(os.path.join(d, ".metadata.json.tmp"), "w", encoding="utf-8") as f:
+        json.dump(meta, f)
+    os.replace(os.path.join(d, ".metadata.json.tmp"), os.path.join(d, "metadata.json"))
+    return d
+
+
+def run_checks(checks, results):
+    for check in checks:
+        try:
+            check()
+            results.append((check.__name__, None))
+        except Exception as e:  # noqa: BLE001 - every failure is reported, then the next check runs
+            results.append((check.__name__, e))
+            print(f"FAIL {check.__name__}: {type(e).__name__}: {e}", file=sys.stderr)
+            traceback.print_exc()
+
+
+def check_server_log(server, results, what):
+    if server.proc.poll() is not None:
+        results.append((f"{what}_alive", RuntimeError(f"the server exited with {server.proc.returncode}")))
+    errors = [line for line in server.lines if "Traceback" in line or "ERROR" in line]
+    if errors:
+        results.append((f"{what}_log", RuntimeError("the server logged errors:\n" + "\n".join(server.lines))))
+
+
+def repository_checks(results):
+    """The versions of a repository beside --model (as the local stack runs it), then a repository alone."""
+    import torch
+
+    references = {path: torch.jit.load(path, map_location="cpu").eval() for path in (MODEL, MODEL_V2)}
+
+    def reference(path, rows):
+        with torch.inference_mode():
+            return references[path](torch.tensor(rows, dtype=torch.float32)).tolist()
+
+    repository = tempfile.mkdtemp(prefix="model-repository-")
+    publish(repository, "1.0.0", MODEL, METADATA)
+    publish(repository, "2.0.0", MODEL_V2, METADATA_V2)
+    # A version being published: its model.pt is there, its metadata.json not yet.
+    os.makedirs(os.path.join(repository, NAME, "2.1.0"))
+    shutil.copyfile(MODEL_V2, os.path.join(repository, NAME, "2.1.0", "model.pt"))
+    rows = [[((r * 7 + i * 13) % 17) / 8.0 - 1.0 for i in range(F2)] for r in range(5)]
+    model_path = f"/v2/models/{NAME}"
+
+    def answer_of(base, version, rows_sent):
+        a = call(base, "POST", f"{model_path}/versions/{version}/infer", infer_request(rows_sent))
+        assert a.status == 200, (version, a.status, a.body[:300])
+        body = a.json()
+        assert body["model_name"] == NAME and body["model_version"] == version, body
+        out = body["outputs"][0]
+        assert out["shape"] == [len(rows_sent), C], out
+        return [out["data"][r * C:(r + 1) * C] for r in range(len(rows_sent))]
+
+    def assert_close(got, want, what):
+        for r, (g, w) in enumerate(zip(got, want)):
+            assert all(abs(x - y) <= 1e-5 for x, y in zip(g, w)), f"{what} row {r}: {g} vs reference {w}"
+
+    def assert_status(a, status, what):
+        assert a.status == status, f"{what}: HTTP {a.status} {a.body[:300]!r}, expected {status}"
+        return a.json()
+
+    def metadata(base, path):
+        m = assert_status(call(base, "GET", path), 200, f"metadata of {path}")
+        return m, m["parameters"]
+
+    server = ServerProcess("--model", MODEL, "--repository", repository)
+    try:
+        server.start()
+        base = server.base
+
+        def check_repository_versions():
+            for version, pt, meta in (("1.0.0", MODEL, META), ("2.0.0", MODEL_V2, META_V2)):
+                path = f"{model_path}/versions/{version}"
+                m, p = metadata(base, path)
+                assert m["name"] == NAME and m["versions"] == [version], m
+                assert m["inputs"] == [{"name": "features", "datatype": "FP32", "shape": [-1, meta["featureCount"]]}], m
+                assert p["version"] == version and p["labels"] == meta["labels"], p
+                assert p["sha256"] == sha256_of(pt), (version, p["sha256"])
+                assert assert_status(call(base, "GET", f"{path}/ready"), 200, f"{path}/ready")["ready"] is True
+            # Unversioned: the --model, whatever the repository holds.
+            m, p = metadata(base, model_path)
+            assert p["version"] == VERSION and p["sha256"] == sha256_of(MODEL), p
+            assert sha256_of(MODEL) != sha256_of(MODEL_V2)
+
+        def check_repository_infer():
+            v1 = answer_of(base, "1.0.0", [r[:F] for r in rows])
+            v2 = answer_of(base, "2.0.0", rows)
+            assert_close(v1, reference(MODEL, [r[:F] for r in rows]), "1.0.0")
+            assert_close(v2, reference(MODEL_V2, rows), "2.0.0")
+            assert any(abs(x - y) > 1e-3 for a, b in zip(v1, v2) for x, y in zip(a, b)), "1.0.0 and 2.0.0 agree"
+            a = call(base, "POST", f"{model_path}/infer", infer_request([r[:F] for r in rows]))
+            assert a.status == 200 and a.json()["model_version"] == VERSION, (a.status, a.body[:300])
+            a = call(base, "POST", f"{model_path}/versions/2.0.0/infer", infer_request([r[:F] for r in rows]))
+            assert_status(a, 400, "32 features for 2.0.0, which takes 38")
+
+        def check_repository_unknown():
+            for version in ("9.9.9", "2.1.0", "..", ".metadata.json.tmp"):  # 2.1.0 has no metadata.json yet
+                path = f"{model_path}/versions/{version}"
+                for method, suffix, body in (("GET", "", None), ("GET", "/ready", None),
+                                             ("POST", "/infer", infer_request(rows))):
+                    e = assert_status(call(base, method, path + suffix, body), 404, f"{method} {path}{suffix}")
+                    assert "unknown version" in e["error"], e
+            assert_status(call(base, "GET", "/v2/models/no-such-model/versions/1.0.0"), 404, "an unknown model")
+
+        def check_version_added_at_runtime():
+            publish(repository, "3.0.0", MODEL_V2, METADATA_V2)
+            # Named by a request before any scan saw it: loaded at once.
+            a = call(base, "GET", f"{model_path}/versions/3.0.0/ready")
+            assert a.status == 200 and a.json()["ready"] is True, (a.status, a.body)
+            assert metadata(base, f"{model_path}/versions/3.0.0")[1]["sha256"] == sha256_of(MODEL_V2)
+            assert_close(answer_of(base, "3.0.0", rows), reference(MODEL_V2, rows), "3.0.0")
+            # Named by no request: the scan finds it.
+            publish(repository, "2.1.0", MODEL_V2, METADATA_V2)  # its metadata.json completes it
+            server.await_line(f"loaded {NAME} 2.1.0 ")
+            assert call(base, "GET", f"{model_path}/versions/2.1.0/ready").status == 200
+
+        def check_broken_version():
+            d = os.path.join(repository, NAME, "4.0.0")
+            os.makedirs(d)
+            with open(os.path.join(d, "model.pt"), "wb") as f:
+                f.write(os.urandom(4096))
+            shutil.copyfile(METADATA_V2, os.path.join(d, "metadata.json"))
+            for method, suffix, body in (("GET", "", None), ("GET", "/ready", None),
+                                         ("POST", "/infer", infer_request(rows))):
+                e = assert_status(call(base, method, f"{model_path}/versions/4.0.0{suffix}", body), 503,
+                                  f"{method} of a version that does not load")
+                assert "does not load" in e["error"], e
+            assert call(base, "GET", "/v2/health/ready").status == 200, "a broken version makes the server unready"
+            # Its files fixed: the next readiness request loads them again, without waiting for a scan.
+            os.remove(os.path.join(d, "metadata.json"))
+            publish(repository, "4.0.0", MODEL_V2, METADATA_V2)
+            assert call(base, "GET", f"{model_path}/versions/4.0.0/ready").status == 200
+            assert_close(answer_of(base, "4.0.0", rows), reference(MODEL_V2, rows), "4.0.0 once fixed")
+
+        def check_version_replaced():
+            # 2.1.0's files replaced by version 1's: its metadata names the new file at once.
+            os.remove(os.path.join(repository, NAME, "2.1.0", "metadata.json"))
+            publish(repository, "2.1.0", MODEL, METADATA)
+            m, p = metadata(base, f"{model_path}/versions/2.1.0")
+            assert p["sha256"] == sha256_of(MODEL) and m["inputs"][0]["shape"] == [-1, F], m
+            assert_close(answer_of(base, "2.1.0", [r[:F] for r in rows]), reference(MODEL, [r[:F] for r in rows]),
+                         "2.1.0 replaced")
+
+        def check_version_removed():
+            shutil.rmtree(os.path.join(repository, NAME, "3.0.0"))
+            server.await_line(f"{NAME} 3.0.0 removed")
+            assert_status(call(base, "GET", f"{model_path}/versions/3.0.0/ready"), 404, "a removed version")
+            assert call(base, "GET", f"{model_path}/versions/2.0.0/ready").status == 200
+
+        run_checks([check_repository_versions, check_repository_infer, check_repository_unknown,
+                    check_version_added_at_runtime, check_broken_version, check_version_replaced,
+                    check_version_removed], results)
+        check_server_log(server, results, "repository_server")
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc()
+        results.append(("repository_startup", e))
+    finally:
+        server.stop()
+
+    alone = ServerProcess("--repository", repository)
+    try:
+        alone.start(f"/v2/models (repository {os.path.abspath(repository)})")
+        base = alone.base
+
+        def check_repository_alone_serves_the_newest():
+            m, p = metadata(base, model_path)
+            assert p["version"] == "4.0.0" and m["versions"] == ["4.0.0"], m
+            publish(repository, "10.0.0", MODEL, METADATA)  # 10 > 4: numbers, not text
+            assert call(base, "GET", f"{model_path}/versions/10.0.0/ready").status == 200
+            m, p = metadata(base, model_path)
+            assert p["version"] == "10.0.0" and p["sha256"] == sha256_of(MODEL), p
+            a = call(base, "POST", f"{model_path}/infer", infer_request([r[:F] for r in rows]))
+            assert a.status == 200 and a.json()["model_version"] == "10.0.0", (a.status, a.body[:300])
+            assert_status(call(base, "GET", "/v2/models/no-such-model"), 404, "an unknown model")
+
+        run_checks([check_repository_alone_serves_the_newest], results)
+        check_server_log(alone, results, "repository_alone_server")
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc()
+        results.append(("repository_alone_startup", e))
+    finally:
+        alone.stop()
+        shutil.rmtree(repository, ignore_errors=True)
+
+    def check_arguments():
+        r = subprocess.run([PYTHON, os.path.join(HERE, "server.py")], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "--model or --repository" in r.stderr, (r.returncode, r.stderr)
+        r = subprocess.run([PYTHON, os.path.join(HERE, "server.py"), "--repository", os.path.join(repository, "gone")],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "is not a directory" in r.stderr, (r.returncode, r.stderr)
+
+    run_checks([check_arguments], results)
 
 
 def main():
@@ -204,6 +429,7 @@ def main():
                 assert p["labels"] == META["labels"], p
                 assert p["class_priors"] == META["classPriors"], p
                 assert p["version"] == VERSION, p
+                assert p["sha256"] == sha256_of(MODEL), p
 
         def check_infer():
             assert_answer(call(base, "POST", f"{model_path}/infer", infer_request(rows3)), rows3)
@@ -373,24 +599,14 @@ def main():
 
         checks = [check_health, check_metadata, check_infer, check_gzip, check_not_found, check_bad_requests,
                   check_fail_injection, check_delay, check_not_ready, check_timing]
-        for check in checks:
-            try:
-                check()
-                results.append((check.__name__, None))
-            except Exception as e:  # noqa: BLE001 - every failure is reported, then the next check runs
-                results.append((check.__name__, e))
-                print(f"FAIL {check.__name__}: {type(e).__name__}: {e}", file=sys.stderr)
-                traceback.print_exc()
-        if server.proc.poll() is not None:
-            results.append(("server_alive", RuntimeError(f"the server exited with {server.proc.returncode}")))
-        errors = [line for line in server.lines if "Traceback" in line or "ERROR" in line]
-        if errors:
-            results.append(("server_log", RuntimeError("the server logged errors:\n" + "\n".join(server.lines))))
+        run_checks(checks, results)
+        check_server_log(server, results, "server")
     except Exception as e:  # noqa: BLE001
         traceback.print_exc()
         results.append(("startup", e))
     finally:
         server.stop()
+    repository_checks(results)
 
     failed = [name for name, e in results if e is not None]
     passed = len(results) - len(failed)

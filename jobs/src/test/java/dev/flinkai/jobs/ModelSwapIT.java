@@ -1,5 +1,6 @@
 package dev.flinkai.jobs;
 
+import dev.flinkai.jobs.testing.EventPump;
 import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.jobs.testing.S3TestServer;
 import dev.flinkai.operators.inference.djl.ModelArtifacts;
@@ -29,10 +30,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -44,15 +42,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
-import java.util.Properties;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
-import java.util.stream.Collectors;
 
 import static dev.flinkai.operators.testing.AvroTestRecords.avro;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -121,7 +114,7 @@ class ModelSwapIT {
         produceProfiles(topics);
         JobClient job = startJob(topics, "swap", Function.identity(), null);
         long publishedAt;
-        try (EventPump pump = new EventPump(topics.events, 1)) {
+        try (EventPump pump = new EventPump(kafka.bootstrapServers(), topics.events, USERS, 1)) {
             pump.runFor(Duration.ofSeconds(4));
             awaitPredictions(topics, 1);
             // Malformed control records and a corrupt upload first: none may stop or change what is served.
@@ -182,7 +175,7 @@ class ModelSwapIT {
         FailOnEvent.FAILED.set(false);
         JobClient job = startJob(topics, "swap-failover", records -> records.map(new FailOnEvent())
                 .uid("test-failure-injector").name("Fail once on the poison event"), null);
-        try (EventPump pump = new EventPump(topics.events, 2)) {
+        try (EventPump pump = new EventPump(kafka.bootstrapServers(), topics.events, USERS, 2)) {
             pump.runFor(Duration.ofSeconds(4));
             awaitPredictions(topics, 1);
             long publishedAt = System.currentTimeMillis();
@@ -321,74 +314,6 @@ class ModelSwapIT {
             decoded.add(reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null)));
         }
         return decoded;
-    }
-
-    /** Simulated events sent to Kafka as time passes (~100 per second), remembering when each was sent. */
-    private static final class EventPump implements AutoCloseable {
-        private final String topic;
-        private final UserBehaviourSimulator simulator;
-        private final String runId = UUID.randomUUID().toString().substring(0, 6);
-        private final KafkaProducer<byte[], byte[]> producer;
-        private final Map<String, Long> sentAt = new ConcurrentHashMap<>();
-        private final List<UserEvent> sent = Collections.synchronizedList(new ArrayList<>());
-
-        EventPump(String topic, long seed) {
-            this.topic = topic;
-            this.simulator = new UserBehaviourSimulator(seed, USERS, 0.8, 0, 1);
-            Properties props = new Properties();
-            props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-            props.put(ProducerConfig.ACKS_CONFIG, "all");
-            producer = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
-        }
-
-        void runFor(Duration duration) throws Exception {
-            long end = System.currentTimeMillis() + duration.toMillis();
-            while (System.currentTimeMillis() < end) {
-                for (int i = 0; i < 10; i++) {
-                    send(simulator.next(runId + "-" + sent.size(), System.currentTimeMillis()));
-                }
-                Thread.sleep(100);
-            }
-            producer.flush();
-        }
-
-        void send(UserEvent event) throws Exception {
-            sentAt.put(event.getEventId(), System.currentTimeMillis());
-            sent.add(event);
-            producer.send(new ProducerRecord<>(topic, event.getUserId().getBytes(StandardCharsets.UTF_8), avro(event))).get();
-        }
-
-        int produced() {
-            return sent.size();
-        }
-
-        long sentAt(String eventId) {
-            return sentAt.get(eventId);
-        }
-
-        int indexOf(String eventId) {
-            synchronized (sent) {
-                for (int i = 0; i < sent.size(); i++) {
-                    if (sent.get(i).getEventId().equals(eventId)) {
-                        return i;
-                    }
-                }
-            }
-            return -1;
-        }
-
-        void assertExactlyOnePredictionPerEvent(List<Prediction> predictions) {
-            Map<String, Long> perEvent = predictions.stream()
-                    .collect(Collectors.groupingBy(Prediction::getEventId, Collectors.counting()));
-            assertThat(perEvent.entrySet()).filteredOn(e -> e.getValue() > 1).as("predicted twice").isEmpty();
-            assertThat(sentAt.keySet()).filteredOn(id -> !perEvent.containsKey(id)).as("never predicted").isEmpty();
-            assertThat(predictions).hasSize(sent.size());
-        }
-
-        @Override
-        public void close() {
-            producer.close();
-        }
     }
 
     /** Throws once, on the poison event: a task failure while a model version loads. */

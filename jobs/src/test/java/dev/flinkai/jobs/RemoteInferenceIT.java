@@ -1,5 +1,6 @@
 package dev.flinkai.jobs;
 
+import dev.flinkai.jobs.testing.EventPump;
 import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.jobs.testing.ModelServerProcess;
 import dev.flinkai.operators.context.UserContext;
@@ -7,13 +8,18 @@ import dev.flinkai.operators.features.FeatureExtractor;
 import dev.flinkai.operators.inference.ModelMetadata;
 import dev.flinkai.operators.inference.djl.BatchScorer;
 import dev.flinkai.operators.inference.djl.DjlModel;
+import dev.flinkai.operators.inference.djl.ModelArtifacts;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.operators.testing.CommittedModel;
+import dev.flinkai.schemas.ModelEvent;
+import dev.flinkai.schemas.ModelEventKind;
+import dev.flinkai.schemas.ModelUpdate;
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
 
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificRecord;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
@@ -29,6 +35,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,13 +50,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The main job scoring through the real model server (deploy/model-server, the committed model behind the Open
- * Inference Protocol), exactly-once, with the server killed mid-run and started again: no job restart, every event
+ * Inference Protocol), exactly-once: with the server killed mid-run and started again (no job restart, every event
  * exactly one prediction, the in-process fallback model answering (flagged) while the server is gone, and the server
- * answering again once it is back.
+ * answering again once it is back); and switched by a model update from one version of the server's repository to
+ * another, as {@code deploy/local/model.sh publish} does on a stack with the remote backend.
  */
 class RemoteInferenceIT {
 
     private static final int USERS = 100;
+    private static final Duration SWITCHED_WITHIN = Duration.ofSeconds(10);
+    private static final Path MODELS = CommittedModel.modelFile().getParent();
+    /**
+     * Longer than the default 500 ms, below the batch's 2 s: on a loaded 2-core machine the server, the job and the
+     * broker share the cores, and an answer that comes late is a fallback the assertions would count against it.
+     */
+    private static final String CALL_TIMEOUT = "1500ms";
 
     @RegisterExtension
     static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
@@ -96,6 +111,7 @@ class RemoteInferenceIT {
                 "--checkpoint.interval", "1s",
                 "--model.uri", server.modelUri(),
                 "--model.fallback-uri", CommittedModel.uri(),
+                "--model.remote.timeout", CALL_TIMEOUT,
                 "--model.remote.breaker.window", "10",
                 "--model.remote.breaker.open-for", "2s");
         StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
@@ -159,7 +175,110 @@ class RemoteInferenceIT {
         assertThat(differentFromAReplay(predictions, all)).isZero();
     }
 
+    @Test
+    void aModelUpdateSwitchesTheServersVersionWithoutARestartAndAFileThatIsNotThePublishedOneIsRejected(
+            @InjectMiniCluster MiniCluster miniCluster) throws Exception {
+        String suffix = "swap-" + UUID.randomUUID().toString().substring(0, 8);
+        String events = "events-" + suffix;
+        String predictionsTopic = "predictions-" + suffix;
+        String profiles = "profiles-" + suffix;
+        String modelUpdates = "model-updates-" + suffix;
+        String modelEvents = "model-events-" + suffix;
+        kafka.createTopics(2, events, predictionsTopic, "dead-letters-" + suffix, profiles, modelEvents);
+        kafka.createTopics(1, modelUpdates);
+        produceProfiles(profiles);
+        Path v1 = MODELS.resolve("next_event_mlp.pt");
+        Path v2 = MODELS.resolve("next_event_mlp_v2.pt");
+        server.publish("1.0.0", v1, MODELS.resolve("next_event_mlp.json"));
+        ModelUpdate version2 = ModelUpdate.newBuilder().setModelName(CommittedModel.NAME).setVersion("2.0.0")
+                .setUri(server.versionUri("2.0.0")).setSha256(ModelArtifacts.sha256Hex(v2)).build();
+        // An update naming version 1's checksum for a version whose file on the server is version 2's.
+        ModelUpdate notThePublishedFile = ModelUpdate.newBuilder(version2).setVersion("2.0.1")
+                .setUri(server.versionUri("2.0.1")).setSha256(ModelArtifacts.sha256Hex(v1)).build();
+
+        ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
+                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--topic.events", events, "--topic.predictions", predictionsTopic,
+                "--topic.dead-letters", "dead-letters-" + suffix, "--topic.profiles", profiles,
+                "--topic.model-updates", modelUpdates, "--topic.model-events", modelEvents,
+                "--kafka.group-id", "remote-" + suffix,
+                "--delivery", "exactly-once",
+                "--checkpoint.interval", "1s",
+                "--model.uri", server.versionUri("1.0.0"),
+                "--model.fallback-uri", CommittedModel.uri(),
+                "--model.remote.timeout", CALL_TIMEOUT);
+        StreamExecutionEnvironment env = ContextInferenceJob.createEnvironment(settings);
+        env.setParallelism(2);
+        ContextInferenceJob.buildPipeline(ContextInferenceJob.kafkaInput(env, settings),
+                ContextInferenceJob.modelUpdates(env, settings, ContextInferenceJob.servedModelName(settings,
+                        ContextInferenceJob.refuseAModelThatDoesNotFit(settings))),
+                ContextInferenceJob.kafkaOutputs(settings), settings);
+        JobClient job = env.executeAsync("remote-model-swap-it");
+        long publishedAt;
+        List<Prediction> predictions;
+        List<ModelEvent> modelEventsRead;
+        int failovers;
+        try (EventPump pump = new EventPump(kafka.bootstrapServers(), events, USERS, 3)) {
+            pump.runFor(Duration.ofSeconds(4));
+            awaitPredictions(predictionsTopic, 1);
+            // As model.sh publish: the files into the server's repository, ready there, then the update.
+            server.publish("2.0.1", v2, MODELS.resolve("next_event_mlp_v2.json"));
+            kafka.produce(modelUpdates, List.of(new ProducerRecord<>(modelUpdates, null, avro(notThePublishedFile))));
+            pump.runFor(Duration.ofSeconds(2));
+            server.publish("2.0.0", v2, MODELS.resolve("next_event_mlp_v2.json"));
+            publishedAt = System.currentTimeMillis();
+            kafka.produce(modelUpdates, List.of(new ProducerRecord<>(modelUpdates, null,
+                    avro(ModelUpdate.newBuilder(version2).setPublishedAtMillis(publishedAt).build()))));
+            pump.runFor(SWITCHED_WITHIN.plusSeconds(4));
+            predictions = decode(kafka.readCommitted(predictionsTopic, pump.produced(), Duration.ofSeconds(120)));
+            modelEventsRead = decode(kafka.readCommitted(modelEvents, 8, Duration.ofSeconds(30)), ModelEvent.class);
+            failovers = failovers(miniCluster, job);
+
+            assertThat(failovers).as("job restarts").isZero();
+            pump.assertExactlyOnePredictionPerEvent(predictions);
+            List<Prediction> late = predictions.stream()
+                    .filter(p -> pump.sentAt(p.getEventId()) >= publishedAt + SWITCHED_WITHIN.toMillis()).toList();
+            assertThat(late).as("predictions of events sent 10 s after the update").hasSizeGreaterThan(50)
+                    .allSatisfy(p -> {
+                        assertThat(p.getModelVersion()).isEqualTo("2.0.0");
+                        assertThat(p.getServedBy()).isEqualTo("remote");
+                        assertThat(p.getFallback()).isFalse();
+                    });
+            assertThat(predictions).as("version 1.0.0 served by the server before the update")
+                    .anyMatch(p -> p.getModelVersion().equals("1.0.0") && "remote".equals(p.getServedBy())
+                            && pump.sentAt(p.getEventId()) < publishedAt);
+        } finally {
+            job.cancel().get();
+        }
+        assertThat(predictions).as("predictions of the rejected version").noneMatch(p -> p.getModelVersion().equals("2.0.1"));
+        assertThat(modelEventsRead).filteredOn(e -> e.getVersion().equals("2.0.1")).hasSize(2).allSatisfy(e -> {
+            assertThat(e.getKind()).isEqualTo(ModelEventKind.REJECTED);
+            assertThat(e.getReason()).contains("serves a file of SHA-256 " + version2.getSha256(),
+                    "expected " + notThePublishedFile.getSha256());
+        });
+        for (int subtask = 0; subtask < 2; subtask++) {
+            int s = subtask;
+            assertThat(modelEventsRead).filteredOn(e -> e.getSubtask() == s && e.getVersion().equals("2.0.0"))
+                    .extracting(ModelEvent::getKind).containsExactly(ModelEventKind.LOADED, ModelEventKind.ACTIVE);
+        }
+        long swapMillis = modelEventsRead.stream().filter(e -> e.getKind() == ModelEventKind.ACTIVE
+                && e.getVersion().equals("2.0.0")).mapToLong(ModelEvent::getAtMillis).max().orElseThrow() - publishedAt;
+        System.out.printf("RemoteInferenceIT: the server's version 2.0.0 active on every subtask %d ms after the update "
+                + "was published%n", swapMillis);
+    }
+
     // ---------------------------------------------------------------------------------------------
+
+    /** The profile of every simulated user, as the generator writes them: version 2.0.0 reads them. */
+    private static void produceProfiles(String topic) throws Exception {
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        for (int u = 0; u < USERS; u++) {
+            String user = UserBehaviourSimulator.userId(u);
+            records.add(new ProducerRecord<>(topic, user.getBytes(StandardCharsets.UTF_8),
+                    avro(UserBehaviourSimulator.profileOf(user, System.currentTimeMillis()))));
+        }
+        kafka.produce(topic, records);
+    }
 
     private static boolean serverRunning() {
         try (var socket = new java.net.Socket()) {
@@ -228,8 +347,13 @@ class RemoteInferenceIT {
     }
 
     private static List<Prediction> decode(List<ConsumerRecord<byte[], byte[]>> records) throws IOException {
-        SpecificDatumReader<Prediction> reader = new SpecificDatumReader<>(Prediction.class);
-        List<Prediction> out = new ArrayList<>();
+        return decode(records, Prediction.class);
+    }
+
+    private static <T extends SpecificRecord> List<T> decode(List<ConsumerRecord<byte[], byte[]>> records, Class<T> type)
+            throws IOException {
+        SpecificDatumReader<T> reader = new SpecificDatumReader<>(type);
+        List<T> out = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : records) {
             out.add(reader.read(null, DecoderFactory.get().binaryDecoder(r.value(), null)));
         }
