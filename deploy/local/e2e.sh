@@ -195,6 +195,12 @@ publish_and_check() { # publish_and_check <file.pt> <version>: published, ACTIVE
 }
 JID="$(job_id_by_name "$JOB_NAME")"
 publish_and_check "$REPO_DIR/notebooks/model/next_event_mlp_v2.pt" 2.0.0
+if [[ "$MODEL_BACKEND" == remote ]]; then
+  served_sha="$(curl -sf --max-time 10 "$MODEL_SERVER_URI/versions/2.0.0" | jq -r '.parameters.sha256 // empty')"
+  [[ "$served_sha" == "$(sha256sum "$REPO_DIR/notebooks/model/next_event_mlp_v2.pt" | cut -d' ' -f1)" ]] \
+    && pass "the model server serves 2.0.0 from $MODEL_REPOSITORY (sha256 ${served_sha:0:12}...)" \
+    || failc "the model server's 2.0.0 has sha256 '$served_sha', not the published file's"
+fi
 broken="$(mktemp -d)"
 head -c 4096 /dev/urandom >"$broken/broken.pt"
 cp "$REPO_DIR/notebooks/model/next_event_mlp.json" "$broken/broken.json"

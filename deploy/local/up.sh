@@ -121,8 +121,10 @@ start_model_server() {
   port_open "$MODEL_SERVER_HOST" "$MODEL_SERVER_PORT" && fail model-server "$logf" "port $MODEL_SERVER_PORT is taken by a process this stack did not start: $(port_owner $MODEL_SERVER_PORT)"
   log "starting on $MODEL_SERVER_URI"
   # the marker is an argument the server ignores, so pid_of can recognise the process
+  # versions published by model.sh go into the repository, where the server finds them while it runs
+  mkdir -p "$MODEL_REPOSITORY"
   OMP_NUM_THREADS=1 launch model-server "$logf" "$PYTHON" "$MODEL_SERVER" --model "$REPO_DIR/notebooks/model/next_event_mlp.pt" \
-    --host "$MODEL_SERVER_HOST" --port "$MODEL_SERVER_PORT" "--label=-Dflinkai.local.part=model-server"
+    --repository "$MODEL_REPOSITORY" --host "$MODEL_SERVER_HOST" --port "$MODEL_SERVER_PORT" "--label=-Dflinkai.local.part=model-server"
 }
 model_server_ready() { curl -sf --max-time 2 "http://$MODEL_SERVER_HOST:$MODEL_SERVER_PORT/v2/health/ready" >/dev/null; }
 
