@@ -26,6 +26,7 @@ import okhttp3.ResponseBody;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketException;
@@ -33,10 +34,12 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -244,7 +247,8 @@ public final class OipModelClient implements ModelClient {
         call.enqueue(new Callback() {
             @Override
             public void onFailure(Call c, IOException e) {
-                answer.completeExceptionally(new RemoteModelException(describe(e), 0, isConnectionFailure(e), e));
+                answer.completeExceptionally(isCallTimeout(e) ? callTimedOut(e)
+                        : new RemoteModelException(describe(e), 0, isConnectionFailure(e), e));
             }
 
             @Override
@@ -380,6 +384,21 @@ public final class OipModelClient implements ModelClient {
                 || (e instanceof SocketException && !(e.getMessage() != null && e.getMessage().contains("Socket closed")))
                 || "unexpected end of stream".equals(e.getMessage())
                 || (e.getMessage() != null && e.getMessage().startsWith("unexpected end of stream"));
+    }
+
+    /**
+     * OkHttp's own call or read timeout (set to the policy's call timeout, so it races the time limiter above): the
+     * same failure as the time limiter's, not a model error, and not retried.
+     */
+    static boolean isCallTimeout(IOException e) {
+        return e instanceof InterruptedIOException && !isConnectionFailure(e)
+                && !(e.getMessage() != null && e.getMessage().toLowerCase(Locale.ROOT).contains("connect"));
+    }
+
+    private static TimeoutException callTimedOut(IOException e) {
+        TimeoutException timeout = new TimeoutException("no answer within the call timeout (" + describe(e) + ")");
+        timeout.initCause(e);
+        return timeout;
     }
 
     private static String describe(IOException e) {

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -149,6 +150,17 @@ class OipModelClientTest {
             assertFailure(client, ModelEndpointFixture.json(200, ""), "not an object", false);
             // and the client still works
             assertThat(client.score(rows(3), Long.MAX_VALUE).get(10, TimeUnit.SECONDS).scores()).hasDimensions(3, 4);
+        }
+    }
+
+    @Test
+    void anAnswerSlowerThanTheCallTimeoutIsATimeoutNotAModelError() throws Exception {
+        try (OipModelClient client = OipModelClient.open(endpoint.modelUri(), null, null, 4, Duration.ofSeconds(2),
+                Duration.ofMillis(200), false)) {
+            endpoint.fault(new MockResponse.Builder().code(200).headersDelay(2, TimeUnit.SECONDS).body("{}").build());
+            assertThatThrownBy(() -> client.score(rows(3), Long.MAX_VALUE).get(10, TimeUnit.SECONDS))
+                    .isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(TimeoutException.class).hasMessageContaining("call timeout");
         }
     }
 
