@@ -193,7 +193,7 @@ def markdown(r):
     ov = r.get("overload")
     if ov:
         pr, no = ov.get("priority", {}), ov.get("normal", {})
-        lines += [f"Overload (at-least-once, the model server answering each request after its delay, "
+        lines += [f"Overload (at-least-once, the model server computing one request at a time, priority first, "
                   f"{fmt(ov.get('rate_achieved'))} events/s): priority events p50 {pr.get('p50_ms')} ms, p99 "
                   f"**{pr.get('p99_ms')} ms**, {fmt(pr.get('fallbacks'))} of {fmt(pr.get('count'))} not answered by the "
                   f"server; normal events p50 {no.get('p50_ms')} ms, p99 {no.get('p99_ms')} ms, "

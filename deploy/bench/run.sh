@@ -9,8 +9,9 @@
 #               and one HTTP request per event as Flink's ML_PREDICT providers do (bench.NaiveRemoteInferenceJob);
 #               their CPU counts the model server's too;
 #   latency     ours in at-least-once mode at half its p1 maximum rate (bench.LatencyProbe, HdrHistogram);
-#   overload    (--overload) ours through a model server that answers each request only after --overload-delay-ms,
-#               at --overload-rate with 5 % priority events, at-least-once: latency of each lane and who answered;
+#   overload    (--overload) ours through a model server that computes one request at a time, each for
+#               --overload-delay-ms more, highest priority first, at --overload-rate with 5 % priority events,
+#               at-least-once: latency of each lane and who answered;
 #   state       RocksDB live SST bytes per user of ours after U distinct users (bench.StateSizeJob).
 # The bench.* classes are this folder's Maven module (deploy/bench/target/flink-ai-bench.jar), not the production jar.
 # Writes target/bench/results.json, results.md, results.png (raw measurements in target/bench/raw/); the history of
@@ -42,7 +43,7 @@ PART=bench
 T_START=$SECONDS
 
 TM_EACH=1; LAT_LOW_RATE=1000; mode=full; N=""; U=""; SU=""; PARS="1 2"; PIPES="limit_kafka naive ours"; LAT_S=""; LAT_RATE=""; skip_latency=0; skip_state=0; build=1
-overload=0; OVERLOAD_RATE=2000; OVERLOAD_DELAY_MS=100; OVERLOAD_PRIORITY_SHARE=0.05
+overload=0; OVERLOAD_RATE=2000; OVERLOAD_DELAY_MS=5; OVERLOAD_PRIORITY_SHARE=0.05
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) mode=quick; shift ;;
@@ -364,14 +365,16 @@ if [[ "$skip_latency" == 0 ]]; then
   fi
 fi
 if [[ "$overload" == 1 ]]; then
-  # The server answers each request only after D ms, any number at once. Each lane holds 16 calls in flight, so it
-  # gets at most 16000/D answers per second: with D = 100 ms about half of what the normal lane's micro-batches need
-  # at 2000 events/s (~6 events per batch), and more than the priority lane's 5 % need.
+  # The server computes one request at a time, each for D ms more than the model takes, and serves waiting requests
+  # by priority level (the priority lane asks for level 1): with D = 5 ms it answers fewer than 200 calls/s, about half
+  # of what the lanes' micro-batches ask at 2000 events/s (~6 events per normal batch, ~1 per priority batch).
   start_bench_server
   curl -sf -X POST "http://127.0.0.1:$BENCH_SERVER_PORT/admin/delay?ms=$OVERLOAD_DELAY_MS" >/dev/null || die "cannot slow the model server"
-  step "overload: ours through the model server answering after $OVERLOAD_DELAY_MS ms, $OVERLOAD_RATE events/s, $OVERLOAD_PRIORITY_SHARE priority, at-least-once"
+  curl -sf -X POST "http://127.0.0.1:$BENCH_SERVER_PORT/admin/slots?n=1" >/dev/null || die "cannot limit the model server"
+  step "overload: ours through the model server computing one request at a time for $OVERLOAD_DELAY_MS ms + the model, $OVERLOAD_RATE events/s, $OVERLOAD_PRIORITY_SHARE priority, at-least-once"
   latency_run overload "$OVERLOAD_RATE" "$LAT_S" remote --priority-share "$OVERLOAD_PRIORITY_SHARE"
   curl -sf -X POST "http://127.0.0.1:$BENCH_SERVER_PORT/admin/delay?ms=0" >/dev/null || true
+  curl -sf -X POST "http://127.0.0.1:$BENCH_SERVER_PORT/admin/slots?n=0" >/dev/null || true
   log "  $(jq -r '"priority: p50 \(.priority.p50_ms) ms, p99 \(.priority.p99_ms) ms, \(.priority.fallbacks) of \(.priority.count) not served by the server; normal: p50 \(.normal.p50_ms) ms, p99 \(.normal.p99_ms) ms, \(.normal.fallbacks) of \(.normal.count) not served by the server"' "$RAW/overload.json")"
 fi
 

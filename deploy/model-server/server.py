@@ -14,7 +14,9 @@ See README.md beside this file for the endpoints and the fault-injection admin e
 import argparse
 import asyncio
 import hashlib
+import heapq
 import io
+import itertools
 import json
 import math
 import os
@@ -332,11 +334,45 @@ def version_order(version):
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"[.+-]", version)]
 
 
+class ComputeSlots:
+    """At most n infer requests compute (delay + model) at once, as on a server whose capacity is bounded; waiting
+    requests get a slot by priority, as Triton orders them: a request's `parameters.priority` 1 is the highest level,
+    then 2, ..., and 0 (none given) last; first come first served within a level."""
+
+    def __init__(self, n):
+        self.n = n
+        self.free = n
+        self.waiting = []
+        self.arrivals = itertools.count()
+
+    async def acquire(self, priority):
+        if self.free > 0 and not self.waiting:
+            self.free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.waiting, (priority if priority > 0 else math.inf, next(self.arrivals), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # the slot was handed over just as the request went away
+            raise
+
+    def release(self):
+        while self.waiting:
+            turn = heapq.heappop(self.waiting)[2]
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.free += 1
+
+
 class State:
-    def __init__(self, model, delay_ms, repository=None):
+    def __init__(self, model, delay_ms, repository=None, slots=0):
         self.model = model
         self.repository = repository
         self.delay_ms = delay_ms
+        self.slots = ComputeSlots(slots) if slots > 0 else None
         self.fail_status = 503
         self.fail_count = 0
         self.ready = True
@@ -477,10 +513,21 @@ def create_app(state):
         request_id = parsed.get("id")
         if request_id is not None and not isinstance(request_id, str):
             return error("'id' is not a string", 400)
-        delay = state.delay_ms
-        if delay > 0:
-            await asyncio.sleep(delay / 1000.0)
-        y = model.predict(x)
+        parameters = parsed.get("parameters") or {}
+        priority = parameters.get("priority", 0) if isinstance(parameters, dict) else None
+        if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
+            return error("'parameters.priority' is not a level (an integer >= 0; 1 is the highest)", 400)
+        slots = state.slots
+        if slots is not None:
+            await slots.acquire(priority)
+        try:
+            delay = state.delay_ms
+            if delay > 0:
+                await asyncio.sleep(delay / 1000.0)
+            y = model.predict(x)
+        finally:
+            if slots is not None:
+                slots.release()
         return json_response(model.answer(request_id, y))
 
     @app.post("/v2/models/{name}/infer")
@@ -512,6 +559,12 @@ def create_app(state):
         ms = query_number(request, "ms", None, float, 0, 3_600_000)
         state.delay_ms = int(ms) if ms == int(ms) else ms
         return json_response({"delay_ms": state.delay_ms})
+
+    @app.post("/admin/slots")
+    async def admin_slots(request: Request):
+        n = query_number(request, "n", None, int, 0, 100_000)
+        state.slots = ComputeSlots(n) if n > 0 else None
+        return json_response({"slots": n})
 
     @app.post("/admin/fail")
     async def admin_fail(request: Request):
@@ -556,11 +609,16 @@ def main(argv=None):
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     p.add_argument("--delay-ms", type=float, default=0.0, help="sleep this long in every infer request")
+    p.add_argument("--slots", type=int, default=0,
+                   help="infer requests computing (delay + model) at once; the others wait, highest priority first "
+                        "(parameters.priority 1, 2, ..., then none); 0: no limit")
     p.add_argument("--name", help="the model's name in URLs (default: the metadata's name)")
     p.add_argument("--label", help="ignored: lets the scripts that start the server recognise its process")
     args = p.parse_args(argv)
     if args.delay_ms < 0:
         p.error("--delay-ms must not be negative")
+    if args.slots < 0:
+        p.error("--slots must not be negative")
     if args.model is None and args.repository is None:
         p.error("--model or --repository (or both) is required")
     if args.model is None and (args.metadata is not None or args.name is not None):
@@ -592,7 +650,7 @@ def main(argv=None):
         repository.scan_now()
         print(f"repository {repository.root}: {len(repository.versions)} version(s)", flush=True)
     delay = int(args.delay_ms) if args.delay_ms == int(args.delay_ms) else args.delay_ms
-    state = State(model, delay, repository)
+    state = State(model, delay, repository, args.slots)
     app = create_app(state)
 
     class Server(uvicorn.Server):

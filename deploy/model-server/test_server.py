@@ -567,6 +567,37 @@ def main():
             assert_error(call(base, "POST", "/admin/delay?ms=-5"), 400, "a negative delay")
             assert_error(call(base, "POST", "/admin/delay"), 400, "no delay")
 
+        def check_priority_slots():
+            url = f"{model_path}/infer"
+            assert call(base, "POST", "/admin/slots?n=1").json() == {"slots": 1}
+            assert call(base, "POST", "/admin/delay?ms=200").status == 200
+            finished = []
+
+            def send(tag, priority):
+                body = infer_request(rows3)
+                if priority is not None:
+                    body["parameters"] = {"priority": priority}
+                a = call(base, "POST", url, body)
+                assert a.status == 200, (tag, a.status, a.body)
+                finished.append(tag)
+
+            try:
+                threads = []
+                for tag, priority in (("first", None), ("normal-1", None), ("normal-2", 0), ("urgent", 1)):
+                    threads.append(threading.Thread(target=send, args=(tag, priority)))
+                    threads[-1].start()
+                    time.sleep(0.05)  # arrive in this order while "first" holds the only slot
+                for t in threads:
+                    t.join()
+                assert finished == ["first", "urgent", "normal-1", "normal-2"], \
+                    f"one slot: the priority request waits only for the one computing, not for those before it: {finished}"
+                bad = infer_request(rows3)
+                bad["parameters"] = {"priority": "high"}
+                assert_error(call(base, "POST", url, bad), 400, "a priority that is not a level")
+            finally:
+                assert call(base, "POST", "/admin/delay?ms=0").status == 200
+                assert call(base, "POST", "/admin/slots?n=0").json() == {"slots": 0}
+
         def check_not_ready():
             assert call(base, "POST", "/admin/ready?ready=false").json() == {"ready": False}
             try:
@@ -598,6 +629,7 @@ def main():
             timing["bytes"] = len(body)
 
         checks = [check_health, check_metadata, check_infer, check_gzip, check_not_found, check_bad_requests,
+                  check_priority_slots,
                   check_fail_injection, check_delay, check_not_ready, check_timing]
         run_checks(checks, results)
         check_server_log(server, results, "server")

@@ -41,7 +41,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.List;
 
 /**
@@ -152,15 +151,15 @@ public final class ContextInferenceJob {
     }
 
     /**
-     * User events and, when the job reads them, user profiles, from Kafka with event-time watermarks; idle partitions
-     * (a profile topic is mostly idle) do not hold watermarks back.
+     * User events and, when the job reads them, user profiles, from Kafka, each stamped with its event time (which the
+     * predictions keep as their Kafka timestamps) but without watermarks: no operator of the job works in event time,
+     * and the unordered async inference operator may not pass an answer over a watermark, so every watermark would hold
+     * the answers after it, priority ones included, until the slowest model call before it returned.
      */
     public static DataStream<ReceivedRecord> kafkaInput(StreamExecutionEnvironment env, ContextInferenceSettings settings) {
-        WatermarkStrategy<ReceivedRecord> watermarks = WatermarkStrategy
-                .<ReceivedRecord>forBoundedOutOfOrderness(Duration.ofSeconds(5))
+        WatermarkStrategy<ReceivedRecord> watermarks = WatermarkStrategy.<ReceivedRecord>noWatermarks()
                 .withTimestampAssigner((record, kafkaTimestamp) ->
-                        record.isValid() ? record.timestampMillis() : kafkaTimestamp)
-                .withIdleness(Duration.ofSeconds(30));
+                        record.isValid() ? record.timestampMillis() : kafkaTimestamp);
         DataStream<ReceivedRecord> events = PipelineOperator.EVENTS_SOURCE.on(env.fromSource(
                 KafkaIo.userEventSource(settings.kafka, settings.eventsTopic, settings.groupId),
                 watermarks, PipelineOperator.EVENTS_SOURCE.displayName));

@@ -544,7 +544,8 @@ public class BatchingInferenceFunction extends RichAsyncFunction<List<ScoringReq
         ModelClient priorityClient = null;
         try {
             if (priority != null) {
-                priorityClient = clients.open(laneSettings, "subtask-" + subtask + "-priority",
+                // a model server that queues requests serves the priority lane's first (level 1, Triton's highest)
+                priorityClient = clients.open(laneSettings.copy().requestPriority(1), "subtask-" + subtask + "-priority",
                         priority.group.addGroup("model", groupLabel));
                 requireSameModel(normalClient.metadata(), priorityClient.metadata());
             }

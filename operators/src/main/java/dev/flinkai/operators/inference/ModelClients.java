@@ -46,9 +46,10 @@ public final class ModelClients {
         try {
             ResilientModelClient.Policy policy = settings.remotePolicy();
             int connections = policy.maxConcurrentCalls() > 0 ? policy.maxConcurrentCalls() : settings.queueCapacity();
-            ModelClient remote = cached(new ResilientModelClient(OipModelClient.open(settings.modelUri(),
-                    local == null ? null : local.metadata(), settings.sha256(), connections, CONNECT_TIMEOUT, policy.callTimeout(),
-                    settings.remoteGzip()), policy, owner, metrics), settings, metrics);
+            OipModelClient endpoint = OipModelClient.open(settings.modelUri(), local == null ? null : local.metadata(),
+                    settings.sha256(), connections, CONNECT_TIMEOUT, policy.callTimeout(), settings.remoteGzip())
+                    .requestPriority(settings.requestPriority());
+            ModelClient remote = cached(new ResilientModelClient(endpoint, policy, owner, metrics), settings, metrics);
             return local == null ? remote : new FallbackModelClient(remote, "remote", local, metrics);
         } catch (Exception | Error e) {
             if (local != null) {

@@ -43,6 +43,7 @@ public class ModelSettings implements Serializable {
     private ResilientModelClient.Policy remotePolicy = InferenceOptions.defaultRemotePolicy();
     private boolean remoteGzip;
     private int cacheSize = InferenceOptions.CACHE_SIZE.defaultValue();
+    private int requestPriority;
 
     public static ModelSettings forModel(String modelUri) {
         return new ModelSettings().modelUri(modelUri);
@@ -126,6 +127,19 @@ public class ModelSettings implements Serializable {
         return cacheSize;
     }
 
+    /** The priority level a remote endpoint is asked to serve the calls at (1 is the highest); 0: none asked. */
+    public ModelSettings requestPriority(int level) {
+        if (level < 0) {
+            throw new IllegalArgumentException("requestPriority must be >= 0, got " + level);
+        }
+        this.requestPriority = level;
+        return this;
+    }
+
+    public int requestPriority() {
+        return requestPriority;
+    }
+
     public String modelUri() {
         return modelUri;
     }
@@ -145,7 +159,8 @@ public class ModelSettings implements Serializable {
     public ModelSettings copy() {
         return new ModelSettings().modelUri(modelUri).sha256(sha256).s3(s3Endpoint, s3AccessKey, s3SecretKey).s3Region(s3Region)
                 .downloadDir(downloadDir).workers(workers).queueCapacity(queueCapacity).fallbackUri(fallbackUri)
-                .remotePolicy(remotePolicy).remoteGzip(remoteGzip).cacheSize(cacheSize);
+                .remotePolicy(remotePolicy).remoteGzip(remoteGzip).cacheSize(cacheSize)
+                .requestPriority(requestPriority);
     }
 
     /**

@@ -70,6 +70,8 @@ public final class OipModelClient implements ModelClient {
     private final String outputName;
     private final ModelMetadata metadata;
     private final boolean gzip;
+    /** The request's {@code parameters.priority} (Triton's levels: 1 is the highest); 0: none sent. */
+    private volatile int requestPriority;
     /** The metadata of each version the server answered with (usually one). */
     private final Map<String, ModelMetadata> byVersion = new ConcurrentHashMap<>();
 
@@ -266,7 +268,22 @@ public final class OipModelClient implements ModelClient {
         return answer;
     }
 
-    /** {"inputs": [{"name", "shape": [n, f], "datatype": "FP32", "data": [...]}], "outputs": [{"name"}]} */
+    /**
+     * Asks the server to serve this client's requests at priority level {@code level} (1 is the highest, as Triton's
+     * {@code priority_levels}): a server that queues requests serves them ahead of those of lower levels or none.
+     */
+    public OipModelClient requestPriority(int level) {
+        if (level < 0) {
+            throw new IllegalArgumentException("a priority level is >= 0, got " + level);
+        }
+        this.requestPriority = level;
+        return this;
+    }
+
+    /**
+     * {"inputs": [{"name", "shape": [n, f], "datatype": "FP32", "data": [...]}], "outputs": [{"name"}]
+     * [, "parameters": {"priority": level}]}
+     */
     private RequestBody body(float[][] rows) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + rows.length * metadata.featureCount() * 12);
         try (var out = gzip ? new GZIPOutputStream(bytes) : bytes;
@@ -295,6 +312,12 @@ public final class OipModelClient implements ModelClient {
             json.writeStringField("name", outputName);
             json.writeEndObject();
             json.writeEndArray();
+            int priority = requestPriority;
+            if (priority > 0) {
+                json.writeObjectFieldStart("parameters");
+                json.writeNumberField("priority", priority);
+                json.writeEndObject();
+            }
             json.writeEndObject();
         }
         return RequestBody.create(bytes.toByteArray(), JSON);

@@ -79,7 +79,19 @@ class OipModelClientTest {
         assertThat(endpoint.server.takeRequest().getUrl().encodedPath()).isEqualTo("/v2/models/next-event-mlp");
         RecordedRequest infer = endpoint.server.takeRequest();
         assertThat(infer.getMethod()).isEqualTo("POST");
-        assertThat(infer.getBody().utf8()).contains("\"shape\":[64,32]").contains("\"datatype\":\"FP32\"");
+        assertThat(infer.getBody().utf8()).contains("\"shape\":[64,32]").contains("\"datatype\":\"FP32\"")
+                .doesNotContain("priority");
+    }
+
+    @Test
+    void aClientOfThePriorityLaneAsksForItsLevel() throws Exception {
+        try (OipModelClient client = open(null).requestPriority(1)) {
+            client.score(rows(2), Long.MAX_VALUE).get(10, TimeUnit.SECONDS);
+        }
+        for (int i = 0; i < 3; i++) {
+            endpoint.server.takeRequest(); // readiness and metadata
+        }
+        assertThat(endpoint.server.takeRequest().getBody().utf8()).endsWith(",\"parameters\":{\"priority\":1}}");
     }
 
     @Test
