@@ -10,7 +10,9 @@ import dev.flinkai.schemas.ModelEventKind;
 import dev.flinkai.schemas.ModelUpdate;
 import dev.flinkai.schemas.Prediction;
 
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.metrics.util.InterceptingOperatorMetricGroup;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.apache.flink.types.Either;
 import org.junit.jupiter.api.BeforeAll;
@@ -63,8 +65,23 @@ class ModelSwapTest {
     }
 
     private static BatchingInferenceFunction function(ModelClientFactory clients) {
-        return new BatchingInferenceFunction(ModelSettings.forModel(CommittedModel.uri()).workers(1), clients,
+        return function(CommittedModel.uri(), clients);
+    }
+
+    /** The function of a job whose configured model ({@code model.uri}) is {@code configuredUri}. */
+    private static BatchingInferenceFunction function(String configuredUri, ModelClientFactory clients) {
+        return new BatchingInferenceFunction(ModelSettings.forModel(configuredUri).workers(1), clients,
                 FeatureExtractor.LAYOUT, Duration.ofSeconds(30));
+    }
+
+    /** A snapshot of the function once it has loaded {@code update}: the state a restore after the swap starts from. */
+    private static OperatorSubtaskState snapshotAfterLoading(ModelUpdate update) throws Exception {
+        try (var harness = BatchingInferenceFunctionTest.harness(function(ModelClients.DEFAULT), 30_000, 10)) {
+            harness.open();
+            harness.processElement(control(update), 1);
+            await(harness, h -> events(h).stream().anyMatch(e -> e.getKind() == ModelEventKind.LOADED), "LOADED");
+            return harness.snapshot(1, 10);
+        }
     }
 
     private static List<ScoringRequest> batch(String prefix, int size) {
@@ -194,7 +211,7 @@ class ModelSwapTest {
         float[][] rows = features.subList(0, 8).toArray(float[][]::new);
         float[][] v2Own;
         try (ModelClient plain = ModelClients.open(ModelSettings.forModel(v2.getUri()), "reference",
-                new org.apache.flink.runtime.metrics.util.InterceptingOperatorMetricGroup())) {
+                new InterceptingOperatorMetricGroup())) {
             v2Own = plain.score(rows, Long.MAX_VALUE).get(30, TimeUnit.SECONDS).scores();
         }
         BatchingInferenceFunctionTest.CapturingTaskGroup metrics = new BatchingInferenceFunctionTest.CapturingTaskGroup();
@@ -204,7 +221,7 @@ class ModelSwapTest {
             harness.open();
             scoreAndAwait(harness, "a", 8);
             scoreAndAwait(harness, "b", 8);
-            assertThat(((org.apache.flink.metrics.Counter) metrics.lane("normal").get("cacheHits")).getCount())
+            assertThat(((Counter) metrics.lane("normal").get("cacheHits")).getCount())
                     .as("version 1 answered b from its cache").isEqualTo(8);
             for (int i = 0; i < 8; i++) {
                 assertThat(predictions(harness, "b").get(i).getScores())
@@ -244,13 +261,7 @@ class ModelSwapTest {
 
     @Test
     void aSnapshotAfterASwapRestoresTheSwappedVersion() throws Exception {
-        OperatorSubtaskState snapshot;
-        try (var harness = BatchingInferenceFunctionTest.harness(function(ModelClients.DEFAULT), 30_000, 10)) {
-            harness.open();
-            harness.processElement(control(sameLayout), 1);
-            await(harness, h -> events(h).stream().anyMatch(e -> e.getKind() == ModelEventKind.LOADED), "LOADED");
-            snapshot = harness.snapshot(1, 10);
-        }
+        OperatorSubtaskState snapshot = snapshotAfterLoading(sameLayout);
         try (var restored = BatchingInferenceFunctionTest.harness(function(ModelClients.DEFAULT), 30_000, 10)) {
             restored.initializeState(snapshot);
             restored.open();
@@ -266,18 +277,10 @@ class ModelSwapTest {
 
     @Test
     void aRestoreWithAnotherConfiguredModelServesThatModelNotTheRestoredVersion() throws Exception {
-        OperatorSubtaskState snapshot;
-        try (var harness = BatchingInferenceFunctionTest.harness(function(ModelClients.DEFAULT), 30_000, 10)) {
-            harness.open();
-            harness.processElement(control(sameLayout), 1);
-            await(harness, h -> events(h).stream().anyMatch(e -> e.getKind() == ModelEventKind.LOADED), "LOADED");
-            snapshot = harness.snapshot(1, 10);
-        }
+        OperatorSubtaskState snapshot = snapshotAfterLoading(sameLayout);
         String elsewhere = publish("1.2.0", Files.readAllBytes(CommittedModel.modelFile()), CommittedModel.metadataFile(),
                 null).getUri();
-        var configuredElsewhere = new BatchingInferenceFunction(ModelSettings.forModel(elsewhere).workers(1),
-                ModelClients.DEFAULT, FeatureExtractor.LAYOUT, Duration.ofSeconds(30));
-        try (var restored = BatchingInferenceFunctionTest.harness(configuredElsewhere, 30_000, 10)) {
+        try (var restored = BatchingInferenceFunctionTest.harness(function(elsewhere, ModelClients.DEFAULT), 30_000, 10)) {
             restored.initializeState(snapshot);
             restored.open();
             scoreAndAwait(restored, "r", 4);

@@ -414,7 +414,7 @@ public final class OipModelClient implements ModelClient {
      * same failure as the time limiter's, not a model error, and not retried.
      */
     static boolean isCallTimeout(IOException e) {
-        return e instanceof InterruptedIOException && !isConnectionFailure(e)
+        return e instanceof InterruptedIOException
                 && !(e.getMessage() != null && e.getMessage().toLowerCase(Locale.ROOT).contains("connect"));
     }
 
