@@ -28,6 +28,8 @@
 #          --latency-low-rate R (default 1000, 0: none)  --skip-latency  --skip-state  --no-build
 #          --tm-restart each|needed   a fresh TaskManager before every measured run (default), or only when its
 #                                     Metaspace is over 55 % full (see restart_tm)
+#          --tm-per-subtask   run each measured job at parallelism P on P TaskManagers of one slot each (the scaling
+#                             runs of deploy/k8s/SIZING.md); CPU is summed over them, Prometheus figures too
 # Environment: BENCH_DELIVERY (default: stack.env's DELIVERY, exactly-once) for naive, ours and limit_kafka;
 #          BENCH_BATCH (default 64, the job's inference.max-batch-size) for ours and limit_model.
 #          BENCH_JOB_ARGS: more arguments for every run of the jobs (e.g. "--rocksdb.write-buffer-size 64mb").
@@ -35,6 +37,8 @@
 # The local stack is started when it is not up (SUBMIT_JOBS=0 deploy/local/up.sh). Jobs running on it are taken off
 # first so nothing competes for CPU: the main job with a savepoint (the next deploy/local/up.sh resumes it), any
 # other job cancelled. The stack keeps running at the end. Needs a single TaskManager (its CPU is what is measured).
+# Each run also records network figures: bytes per record in the Kafka log (what crosses the wire to and from the
+# brokers) and bytes per record on the job's own channels (the keyed shuffle), and the job's checkpoint history.
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=../local/lib.sh
@@ -43,7 +47,7 @@ PART=bench
 T_START=$SECONDS
 
 TM_EACH=1; LAT_LOW_RATE=1000; mode=full; N=""; U=""; SU=""; PARS="1 2"; PIPES="limit_kafka naive ours"; LAT_S=""; LAT_RATE=""; skip_latency=0; skip_state=0; build=1
-overload=0; OVERLOAD_RATE=2000; OVERLOAD_DELAY_MS=5; OVERLOAD_PRIORITY_SHARE=0.05
+overload=0; TM_PER_SUBTASK=0; OVERLOAD_RATE=2000; OVERLOAD_DELAY_MS=5; OVERLOAD_PRIORITY_SHARE=0.05
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) mode=quick; shift ;;
@@ -63,7 +67,8 @@ while [[ $# -gt 0 ]]; do
     --overload-delay-ms) OVERLOAD_DELAY_MS="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --tm-restart) [[ "$2" == each ]] && TM_EACH=1 || TM_EACH=0; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --tm-per-subtask) TM_PER_SUBTASK=1; shift ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -130,12 +135,23 @@ SUBMIT_JOBS=0 "$LOCAL_DIR/up.sh" >"$RAW/up.log" 2>&1 || { tail -n 20 "$RAW/up.lo
 # ~80 s after the job ends (it was ~6 min before the S3 client's timeouts were cut to 30 s), and the first job's
 # classloader stayed pinned in the runs looked at. Jobs submitted back to back used to exhaust the default 256 MB
 # ("OutOfMemoryError: Metaspace" after ~12 jobs).
+# restart_tm [count] [slots]: fresh TaskManagers 1..count (default 1, with the stack's slots), the others stopped;
+# TM_PID is TaskManager 1's pid, TM_PIDS all of them, comma-separated.
+TM_COUNT=1
 restart_tm() {
-  "$LOCAL_DIR/tm.sh" stop 1 >>"$RAW/tm.log" 2>&1 || true
-  "$LOCAL_DIR/tm.sh" start 1 >>"$RAW/tm.log" 2>&1 || { tail -n 5 "$RAW/tm.log" >&2; die "TaskManager 1 did not restart"; }
-  TM_PID="$(pid_of taskmanager-1)" || die "no TaskManager 1 process after restart"
+  local count="${1:-1}" slots="${2:-$TM_SLOTS}" n
+  for ((n = 1; n <= (count > TM_COUNT ? count : TM_COUNT); n++)); do
+    "$LOCAL_DIR/tm.sh" stop "$n" >>"$RAW/tm.log" 2>&1 || true
+  done
+  TM_PIDS=""
+  for ((n = 1; n <= count; n++)); do
+    TM_SLOTS="$slots" "$LOCAL_DIR/tm.sh" start "$n" >>"$RAW/tm.log" 2>&1 || { tail -n 5 "$RAW/tm.log" >&2; die "TaskManager $n did not restart"; }
+    TM_PIDS+="${TM_PIDS:+,}$(pid_of "taskmanager-$n")" || die "no TaskManager $n process after restart"
+  done
+  TM_COUNT="$count"; TM_PID="${TM_PIDS%%,*}"
   TM_RESTARTS=$((TM_RESTARTS + 1))
 }
+tms_alive() { local p; for p in ${TM_PIDS//,/ }; do kill -0 "$p" 2>/dev/null || return 1; done; }
 # tm_metaspace_ok: false when TaskManager 1 is gone or its Metaspace is more than 55 % full (REST, up to 10 s old)
 tm_metaspace_ok() {
   pid_of taskmanager-1 >/dev/null || return 1
@@ -213,7 +229,7 @@ generate() { # generate <topic> <count> <users> <zipf> <run id>
 }
 step "pre-filling $T_EVENTS: N=$N events, U=$U users (EventGeneratorJob --count $N --rate $GEN_RATE)"
 generate "$T_EVENTS" "$N" "$U" 0.8 "bench$STAMP"
-TOOL_XMX=1g tool TopicStats --bootstrap "$KAFKA_BOOTSTRAP" --topic "$T_EVENTS" >"$RAW/input_topic.json" 2>"$RAW/input_topic.log"
+TOOL_XMX=3g tool TopicStats --bootstrap "$KAFKA_BOOTSTRAP" --topic "$T_EVENTS" >"$RAW/input_topic.json" 2>"$RAW/input_topic.log"
 N_REC="$(jq .records "$RAW/input_topic.json")"
 log "  topic holds $N_REC records, $(jq .distinct_users "$RAW/input_topic.json") distinct users"
 
@@ -258,15 +274,15 @@ job_args() { # job_args <events topic> <output topic> <group> <delivery> [remote
   printf '%s\n' --kafka.group-id "$3" --inference.max-batch-size "$BENCH_BATCH"
   [[ -z "$BENCH_JOB_ARGS" ]] || printf '%s\n' $BENCH_JOB_ARGS
 }
-# prom_scrape <file>: one scrape of TaskManager 1's Prometheus endpoint (the first port of PROM_PORTS serving
+# prom_scrape <file>: one scrape of every TaskManager's Prometheus endpoint (the ports of PROM_PORTS serving
 # flink_taskmanager_ metrics); prom_sum <file> <jid> <metric name regex> [label filter]: sum over the job's subtasks
 prom_scrape() {
   local port body
+  : >"$1"
   for port in $(seq "${PROM_PORTS%-*}" "${PROM_PORTS#*-}"); do
     body="$(curl -s --max-time 5 "http://127.0.0.1:$port/metrics" 2>/dev/null || true)"
-    if [[ "$body" == *flink_taskmanager_* ]]; then printf '%s\n' "$body" >"$1"; return 0; fi
+    if [[ "$body" == *flink_taskmanager_* ]]; then printf '%s\n' "$body" >>"$1"; fi
   done
-  : >"$1"
 }
 prom_sum() {
   awk -v j="job_id=\"$2\"" -v m="$3" -v f="${4:-}" \
@@ -274,14 +290,19 @@ prom_sum() {
      END { if (n) printf "%.6g", s; else printf "null" }' "$1"
 }
 
+# kafka_log_bytes <topic>: bytes of the topic's log segments on the broker (all partitions)
+kafka_log_bytes() { find "$DATA/kafka" -path "*/$1-[0-9]*/*.log" -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+
 # measure <name> <entry class> <parallelism> <events topic> <expected records> <delivery> [extra jq merge]: one run
 measure() {
   local name="$1" cls="$2" par="$3" topic="$4" expected="$5" delivery="$6"
   local group="$TP-$name" jid st backend="" server=()
   if remote_pipeline "$name"; then backend=remote; start_bench_server; server=(--server-pid "$SERVER_PID"); fi
   mapfile -t args < <(job_args "$topic" "$T_OUT" "$group" "$delivery" "$backend")
-  if [[ "$TM_EACH" == 1 ]]; then restart_tm; else fresh_tm_if_needed; fi
-  tool ThroughputWatch --bootstrap "$KAFKA_BOOTSTRAP" --topic "$T_OUT" --expected "$expected" --tm-pid "$TM_PID" \
+  if [[ "$TM_PER_SUBTASK" == 1 ]]; then restart_tm "$par" 1
+  elif [[ "$TM_EACH" == 1 || "$TM_COUNT" != 1 ]]; then restart_tm; else fresh_tm_if_needed; fi
+  local out_log_bytes0; out_log_bytes0="$(kafka_log_bytes "$T_OUT")"
+  tool ThroughputWatch --bootstrap "$KAFKA_BOOTSTRAP" --topic "$T_OUT" --expected "$expected" --tm-pid "$TM_PIDS" \
     "${server[@]}" --clk-tck "$CLK_TCK" --timeout-seconds 1800 >"$RAW/$name.watch" 2>"$RAW/$name.watch.log" &
   local watcher=$!
   for _ in $(seq 200); do grep -q READY "$RAW/$name.watch" 2>/dev/null && break; sleep 0.1; done
@@ -291,9 +312,9 @@ measure() {
   echo "$jid" >"$RAW/$name.jobid"
   while kill -0 "$watcher" 2>/dev/null; do
     st="$(job_state "$jid")"
-    if ! kill -0 "$TM_PID" 2>/dev/null; then
+    if ! tms_alive; then
       kill "$watcher" 2>/dev/null || true
-      die "$name: TaskManager 1 (pid $TM_PID) died during the run (see $LOGS/taskmanager-1.out / .log)"
+      die "$name: a TaskManager (pids $TM_PIDS) died during the run (see $LOGS/taskmanager-*.out / .log)"
     fi
     if [[ "$st" == FAILED || "$st" == CANCELED || "$st" == FINISHED ]]; then
       kill "$watcher" 2>/dev/null || true
@@ -310,12 +331,25 @@ measure() {
   # median batch size of the last 10,000 model calls (per subtask; summed over subtasks then divided)
   batch="$(prom_sum "$scrape" "$jid" flink_taskmanager_job_task_operator_inference_lane_batchSize 'quantile="0.5"')"
   [[ "$batch" != null ]] && batch="$(awk -v b="$batch" -v p="$par" 'BEGIN { printf "%.4g", b / p }')"
-  local cps; cps="$(rest_get "/jobs/$jid/checkpoints" | jq -c '.counts | {completed, failed}')"
+  rest_get "/jobs/$jid/checkpoints" >"$RAW/$name.checkpoints.json"
+  rest_get "/jobs/$jid" >"$RAW/$name.job.json"
+  local cps; cps="$(jq -c '.counts | {completed, failed}' "$RAW/$name.checkpoints.json")"
+  # network: Kafka log bytes per output record (batches as produced, so as sent), bytes per record on the job's
+  # channels between tasks (the keyed shuffle; chained operators exchange no bytes)
+  local net
+  net="$(jq -n --argjson in_b "$(kafka_log_bytes "$T_EVENTS")" --argjson in_n "$N_REC" \
+      --argjson out_b "$(( $(kafka_log_bytes "$T_OUT") - out_log_bytes0 ))" --argjson out_n "$expected" \
+      --slurpfile job "$RAW/$name.job.json" \
+      '{kafka_in_bytes_per_record: ($in_b / $in_n | . * 10 | round / 10),
+        kafka_out_bytes_per_record: ($out_b / $out_n | . * 10 | round / 10),
+        channel_bytes_per_event: ([$job[0].vertices[].metrics["write-bytes"]] | add / $out_n | . * 10 | round / 10),
+        task_managers: '"$TM_COUNT"'}')"
   [[ "$name" == state* ]] || cancel_job "$jid"
   tail -n 1 "$RAW/$name.watch" | jq --arg n "$name" --arg c "$cls" --argjson p "$par" --arg j "$jid" --arg d "$delivery" \
     --argjson fb "$fallbacks" --argjson to "$timeouts" --argjson pr "$predictions" --argjson cp "$cps" --argjson bs "$batch" \
+    --argjson net "$net" \
     '{name: $n, entry_class: $c, parallelism: $p, job_id: $j, delivery: $d} + .
-     + {model_predictions: $pr, fallbacks: $fb, timeouts: $to, median_batch_size: $bs, checkpoints: $cp}' >"$RAW/$name.json"
+     + {model_predictions: $pr, fallbacks: $fb, timeouts: $to, median_batch_size: $bs, checkpoints: $cp, network: $net}' >"$RAW/$name.json"
   log "  $(jq -r '"\(.name): \(.events) events in \(.wall_s) s: \(.events_per_s) events/s, TM CPU \(.tm_cpu_s) s\(if .server_cpu_s then " + model server \(.server_cpu_s) s" else "" end) = \(.events_per_cpu_s) events per CPU-s (\(.tm_cores_busy) cores busy), fallbacks \(.fallbacks)"' "$RAW/$name.json")"
 }
 
@@ -328,6 +362,8 @@ for pipe in $PIPES; do
     measure "${pipe}_p$par" "${CLASS[$pipe]}" "$par" "$T_EVENTS" "$N_REC" "$BENCH_DELIVERY"
   done
 done
+# the stack's own shape again: one TaskManager with its slots (the latency runs and the next up.sh expect it)
+[[ "$TM_COUNT" == 1 && "$TM_PER_SUBTASK" == 0 ]] || { step "back to one TaskManager of $TM_SLOTS slots"; TM_PER_SUBTASK=0; restart_tm; }
 
 # --- 5. latency: ours, at-least-once, half of its p1 maximum (+ one low fixed rate for context) ---------------------------
 latency_run() { # latency_run <name> <rate> <measure s> [remote [probe args...]]
@@ -411,9 +447,11 @@ if [[ "$skip_state" == 0 ]]; then
   uc_state="$(jq --arg v "$uc_vid" '.tasks[$v].state_size // .tasks[$v].checkpointed_size // null' <<<"$cp_json")"
   cancel_job "$jid"
   jq --argjson live "$live" --argjson total "$total" --argjson keys "$keys" --argjson mem "$mem" --argjson cp "$cp_id" \
-    --argjson ucs "${uc_state:-null}" --slurpfile topic "$RAW/state_topic.json" \
+    --argjson ucs "${uc_state:-null}" --slurpfile topic "$RAW/state_topic.json" --slurpfile cpd <(printf '%s' "$cp_json") \
     '. + {checkpoint_id: $cp, live_sst_bytes: $live, total_sst_bytes: $total, estimate_num_keys: $keys,
           memtable_bytes_after_checkpoint: $mem, checkpoint_state_bytes_user_context: $ucs,
+          checkpoint_full_bytes: $cpd[0].state_size, checkpoint_incremental_bytes: $cpd[0].checkpointed_size,
+          checkpoint_duration_ms: $cpd[0].end_to_end_duration,
           distinct_users: $topic[0].distinct_users, events_per_user: ($topic[0].records / $topic[0].distinct_users),
           bytes_per_user: (if $live == null then null else $live / $topic[0].distinct_users end)}' \
     "$RAW/state_p1.json" >"$RAW/state.json"

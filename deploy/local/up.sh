@@ -244,7 +244,7 @@ start_taskmanager() {
     -Dlog.file="$logf" -Dlog4j.configurationFile="file:$CONF/flink/log4j.properties" \
     -Dlog4j2.configurationFile="file:$CONF/flink/log4j.properties" -cp "$CACHE/cluster/lib/*" \
     org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "$CONF/flink" \
-    -D "taskmanager.resource-id=$rid" $dyn
+    -D "taskmanager.resource-id=$rid" -D "taskmanager.numberOfTaskSlots=$TM_SLOTS" $dyn
   echo "$rid" >"$PIDS/$name.rid"
 }
 

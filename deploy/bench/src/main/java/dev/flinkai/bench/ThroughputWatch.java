@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +17,8 @@ import java.util.Properties;
 /**
  * Measures one throughput run of a job from outside, without touching the TaskManager: watches the end offsets of the
  * job's output topic (read_uncommitted, so records of open transactions count as soon as the sink wrote them) and
- * the CPU time of the TaskManager process ({@code /proc/<pid>/stat} utime + stime).
+ * the CPU time of the TaskManager processes ({@code /proc/<pid>/stat} utime + stime; {@code --tm-pid} takes a
+ * comma-separated list when the job runs on several TaskManagers, and their CPU is summed).
  *
  * <ol>
  *   <li>takes the output topic's end offsets as the baseline, prints {@code READY} (then submit the job);</li>
@@ -40,7 +42,8 @@ public final class ThroughputWatch {
         String bootstrap = BenchArgs.get(a, "bootstrap", "127.0.0.1:9092");
         String topic = BenchArgs.get(a, "topic", null);
         long expected = Long.parseLong(BenchArgs.get(a, "expected", null));
-        long pid = Long.parseLong(BenchArgs.get(a, "tm-pid", null));
+        long[] tmPids = Arrays.stream(BenchArgs.get(a, "tm-pid", null).split(","))
+                .mapToLong(Long::parseLong).toArray();
         long serverPid = Long.parseLong(BenchArgs.get(a, "server-pid", "0"));
         long clkTck = Long.parseLong(BenchArgs.get(a, "clk-tck", "100"));
         double timeoutSeconds = Double.parseDouble(BenchArgs.get(a, "timeout-seconds", "900"));
@@ -54,7 +57,7 @@ public final class ThroughputWatch {
                 parts.add(new TopicPartition(p.topic(), p.partition()));
             }
             long base = sum(consumer.endOffsets(parts));
-            long submitTicks = cpuTicks(pid);
+            long submitTicks = cpuTicks(tmPids);
             long serverTicks0 = 0;
             long submitNanos = System.nanoTime();
             System.out.println("READY");
@@ -69,7 +72,7 @@ public final class ThroughputWatch {
                 count = sum(consumer.endOffsets(parts)) - base;
                 if (count >= warmupRecords && t0 == 0) {
                     t0 = System.nanoTime();
-                    ticks0 = cpuTicks(pid);
+                    ticks0 = cpuTicks(tmPids);
                     serverTicks0 = serverPid == 0 ? 0 : cpuTicks(serverPid);
                     count0 = count;
                 }
@@ -84,7 +87,7 @@ public final class ThroughputWatch {
                 Thread.sleep(pollMillis);
             }
             long t1 = System.nanoTime();
-            long ticks1 = cpuTicks(pid);
+            long ticks1 = cpuTicks(tmPids);
             long serverTicks1 = serverPid == 0 ? 0 : cpuTicks(serverPid);
             double wall = (t1 - t0) / 1e9;
             double cpu = (double) (ticks1 - ticks0) / clkTck;
@@ -113,6 +116,14 @@ public final class ThroughputWatch {
 
     private static long sum(Map<TopicPartition, Long> offsets) {
         return offsets.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    private static long cpuTicks(long[] pids) throws IOException {
+        long ticks = 0;
+        for (long pid : pids) {
+            ticks += cpuTicks(pid);
+        }
+        return ticks;
     }
 
     /** utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat). */
