@@ -222,7 +222,7 @@ generate() { # generate <topic> <count> <users> <zipf> <run id>
   local jid st t0=$SECONDS
   fresh_tm_if_needed
   jid="$(run_jar "$JAR_ID" "$GENERATOR_CLASS" "$slots" "" --kafka.bootstrap-servers "$KAFKA_BOOTSTRAP" --topic.events "$1" \
-    --rate "$GEN_RATE" --users "$3" --count "$2" --zipf "$4" --run-id "$5")" || die "generator refused"
+    --rate "$GEN_RATE" --users "$3" --count "$2" --zipf "$4" --run-id "$5" --profiles false)" || die "generator refused"
   st="$(wait_terminal "$jid" 1800)"
   [[ "$st" == FINISHED ]] || die "generator $jid ended $st (see $FLINK_URL/#/job/completed/$jid/exceptions)"
   log "  $2 events for $3 users into $1 in $((SECONDS - t0)) s (parallelism $slots)"
