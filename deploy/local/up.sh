@@ -248,12 +248,31 @@ start_taskmanager() {
   echo "$rid" >"$PIDS/$name.rid"
 }
 
+# --- 4b. SQL Gateway: SQL sessions on the session cluster, over REST (the SQL client and tools connect to it) ---------
+# Statements it runs ship the job jar (pipeline.jars): the user-event format, the functions and the model provider.
+start_sql_gateway() {
+  local PART=sql-gateway logf="$LOGS/sql-gateway.log"
+  if pid_of sql-gateway >/dev/null; then log "running (pid $(pid_of sql-gateway))"; return 0; fi
+  port_open "$SQL_GATEWAY_HOST" "$SQL_GATEWAY_PORT" && fail sql-gateway "$logf" "port $SQL_GATEWAY_PORT is taken by a process this stack did not start: $(port_owner "$SQL_GATEWAY_PORT")"
+  log "starting the SQL Gateway on $SQL_GATEWAY_HOST:$SQL_GATEWAY_PORT"
+  FLINK_CONF_DIR="$CONF/flink" DJL_CACHE_DIR="$CACHE/djl" ENGINE_CACHE_DIR="$CACHE/djl" OMP_NUM_THREADS=1 \
+    launch sql-gateway "$LOGS/sql-gateway.out" "$JAVA" -Xmx512m "${FLINK_MODULE_OPTS[@]}" "${TM_DJL_OPTS[@]}" \
+    -Dflinkai.local.part=sql-gateway -Dlog.file="$logf" -Dlog4j.configurationFile="file:$CONF/flink/log4j.properties" \
+    -Dlog4j2.configurationFile="file:$CONF/flink/log4j.properties" -cp "$CACHE/cluster/lib/*:$CACHE/sql/lib/*" \
+    org.apache.flink.table.gateway.SqlGateway \
+    -Dsql-gateway.endpoint.rest.address="$SQL_GATEWAY_HOST" -Dsql-gateway.endpoint.rest.port="$SQL_GATEWAY_PORT" \
+    -Dexecution.target=remote -Drest.address="$FLINK_REST_HOST" -Drest.port="$FLINK_REST_PORT" \
+    -Dpipeline.jars="file://$JOB_JAR"
+}
+sql_gateway_ready() { curl -sf --max-time 2 "http://$SQL_GATEWAY_HOST:$SQL_GATEWAY_PORT/v1/info" >/dev/null; }
+
 # When sourced by tm.sh, stop here: it only needs the functions above.
 [[ "${UP_FUNCTIONS_ONLY:-0}" == 1 ]] && return 0
 
 fetch broker broker-pom.xml "$CACHE/broker/lib" &
 fetch cluster cluster-pom.xml "$CACHE/cluster/lib" &
 fetch tools tools-pom.xml "$CACHE/tools/lib" &
+fetch sql sql-pom.xml "$CACHE/sql/lib" &
 rm -rf "$CACHE/cluster/plugins/s3-fs-presto"   # left by earlier versions; two plugins cannot both serve s3://
 fetch_one s3-fs-hadoop org.apache.flink:flink-s3-fs-hadoop:2.3.0 "$CACHE/cluster/plugins/s3-fs-hadoop" &
 if ! command -v minio >/dev/null; then
@@ -294,6 +313,7 @@ start_s3
 write_flink_conf
 start_jobmanager
 start_taskmanager 1
+start_sql_gateway
 
 # --- 5. wait for each part ----------------------------------------------------------------------------------------
 PART=kafka wait_until kafka "$LOGS/kafka.log" 90 port_open "$KAFKA_HOST" "$KAFKA_PORT"
@@ -302,7 +322,8 @@ PART=s3 wait_until s3 "$LOGS/s3.log" 60 port_open "$S3_HOST" "$S3_PORT"
 PART=jobmanager wait_until jobmanager "$LOGS/jobmanager.log" 90 rest_get /overview
 PART=taskmanager-1 wait_until taskmanager-1 "$LOGS/taskmanager-1.log" 90 \
   bash -c "curl -sf --max-time 5 $FLINK_URL/taskmanagers | jq -e '.taskmanagers | length > 0'"
-PART=stack log "kafka, s3, $([[ "$MODEL_BACKEND" == remote ]] && echo 'model server, ')jobmanager, taskmanager up ($((SECONDS - T0)) s)"
+PART=sql-gateway wait_until sql-gateway "$LOGS/sql-gateway.log" 90 sql_gateway_ready
+PART=stack log "kafka, s3, $([[ "$MODEL_BACKEND" == remote ]] && echo 'model server, ')jobmanager, taskmanager, SQL Gateway up ($((SECONDS - T0)) s)"
 
 # --- 6. topics, buckets, model -------------------------------------------------------------------------------------
 # Topics, buckets and the model are checked once per start of the broker and the S3 store (stamps in run/), so a
@@ -405,6 +426,7 @@ Local stack up in $((SECONDS - T0)) s.
   Model:          $([[ "$MODEL_BACKEND" == remote ]] && echo "$MODEL_SERVER_URI (falls back to $MODEL_URI in-process)" || echo "$MODEL_URI, in-process")
   Metrics:        curl -s http://127.0.0.1:9250/metrics | grep '^flink_taskmanager_job_task_operator_inference_'
                   (Prometheus format; JobManager on 9249, TaskManagers from 9250)
+  SQL:            deploy/local/sql.sh    (SQL client on the SQL Gateway, REST http://$SQL_GATEWAY_HOST:$SQL_GATEWAY_PORT)
   S3:             $S3_ENDPOINT  (access key $S3_ACCESS_KEY, secret in deploy/local/stack.env)
   Logs:           $LOGS
   Watch predictions (Avro, so values print as bytes; or: deploy/local/watch-predictions.sh):
