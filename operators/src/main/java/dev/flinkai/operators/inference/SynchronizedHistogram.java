@@ -5,10 +5,10 @@ import org.apache.flink.metrics.HistogramStatistics;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 
 /** {@link DescriptiveStatisticsHistogram} is not thread-safe: worker threads update it while reporters read it. */
-final class SynchronizedHistogram implements Histogram {
+public final class SynchronizedHistogram implements Histogram {
     private final DescriptiveStatisticsHistogram delegate;
 
-    SynchronizedHistogram(int windowSize) {
+    public SynchronizedHistogram(int windowSize) {
         this.delegate = new DescriptiveStatisticsHistogram(windowSize);
     }
 

@@ -25,13 +25,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@link #fault}: a status, a delay, a reset connection, a body that is not an answer) and can change the metadata it
  * describes itself with. It answers under the model's URI and under that of the version it serves.
  */
-final class ModelEndpointFixture implements AutoCloseable {
+public final class ModelEndpointFixture implements AutoCloseable {
 
-    static final String MODEL = "next-event-mlp";
+    public static final String MODEL = "next-event-mlp";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     final MockWebServer server = new MockWebServer();
-    final AtomicInteger inferCalls = new AtomicInteger();
+    public final AtomicInteger inferCalls = new AtomicInteger();
     private final BlockingQueue<MockResponse> faults = new LinkedBlockingQueue<>();
     private final DjlModel model;
     private final BatchScorer predictor;
@@ -39,7 +39,7 @@ final class ModelEndpointFixture implements AutoCloseable {
     volatile boolean ready = true;
     volatile String version = "1.0.0";
 
-    ModelEndpointFixture() throws IOException {
+    public ModelEndpointFixture() throws IOException {
         model = DjlModel.load(CommittedModel.modelFile(), ModelMetadata.read(CommittedModel.metadataFile()));
         predictor = model.newPredictor();
         metadata = defaultMetadata(model.metadata());
@@ -52,12 +52,12 @@ final class ModelEndpointFixture implements AutoCloseable {
         server.start(0);
     }
 
-    String modelUri() {
+    public String modelUri() {
         return server.url("/v2/models/" + MODEL).toString();
     }
 
     /** The URI of the version it serves ({@code .../versions/<v>}): the same model, pinned. */
-    String versionedUri() {
+    public String versionedUri() {
         return server.url("/v2/models/" + MODEL + "/versions/" + version).toString();
     }
 
@@ -66,7 +66,7 @@ final class ModelEndpointFixture implements AutoCloseable {
     }
 
     /** The next inference call gets this instead of an answer. */
-    void fault(MockResponse response) {
+    public void fault(MockResponse response) {
         faults.add(response);
     }
 
