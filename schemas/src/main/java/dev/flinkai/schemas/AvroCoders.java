@@ -14,7 +14,7 @@ public final class AvroCoders {
 
     public static void enable() {
         for (Class<?> type : new Class<?>[] {UserEvent.class, Prediction.class, DeadLetter.class,
-                UserProfile.class, ModelUpdate.class, ModelEvent.class}) {
+                UserProfile.class, ModelUpdate.class, ModelEvent.class, Kpi.class, KpiKey.class}) {
             SpecificData.getForClass(type).setCustomCoders(true);
         }
     }
