@@ -249,7 +249,8 @@ start_taskmanager() {
 }
 
 # --- 4b. SQL Gateway: SQL sessions on the session cluster, over REST (the SQL client and tools connect to it) ---------
-# Statements it runs ship the job jar (pipeline.jars): the user-event format, the functions and the model provider.
+# It plans with the job jar on its classpath (the flinkai-avro format, the functions, the ML_PREDICT model provider,
+# the Kafka connector) and ships it with every statement's job (pipeline.jars).
 start_sql_gateway() {
   local PART=sql-gateway logf="$LOGS/sql-gateway.log"
   if pid_of sql-gateway >/dev/null; then log "running (pid $(pid_of sql-gateway))"; return 0; fi
@@ -258,7 +259,7 @@ start_sql_gateway() {
   FLINK_CONF_DIR="$CONF/flink" DJL_CACHE_DIR="$CACHE/djl" ENGINE_CACHE_DIR="$CACHE/djl" OMP_NUM_THREADS=1 \
     launch sql-gateway "$LOGS/sql-gateway.out" "$JAVA" -Xmx512m "${FLINK_MODULE_OPTS[@]}" "${TM_DJL_OPTS[@]}" \
     -Dflinkai.local.part=sql-gateway -Dlog.file="$logf" -Dlog4j.configurationFile="file:$CONF/flink/log4j.properties" \
-    -Dlog4j2.configurationFile="file:$CONF/flink/log4j.properties" -cp "$CACHE/cluster/lib/*:$CACHE/sql/lib/*" \
+    -Dlog4j2.configurationFile="file:$CONF/flink/log4j.properties" -cp "$CACHE/cluster/lib/*:$CACHE/sql/lib/*:$JOB_JAR" \
     org.apache.flink.table.gateway.SqlGateway \
     -Dsql-gateway.endpoint.rest.address="$SQL_GATEWAY_HOST" -Dsql-gateway.endpoint.rest.port="$SQL_GATEWAY_PORT" \
     -Dexecution.target=remote -Drest.address="$FLINK_REST_HOST" -Drest.port="$FLINK_REST_PORT" \
@@ -304,6 +305,10 @@ if [[ "${SUBMIT_JOBS:-1}" == 1 ]] && ! { port_open "$FLINK_REST_HOST" "$FLINK_RE
     mapfile -t GEN_ARGS < <(generator_args)
     why="$(check_settings "$GENERATOR_CLASS" "${GEN_ARGS[@]}")" || die "$why"
   fi
+  if [[ "$START_KPIS" == 1 ]]; then
+    mapfile -t KPI_JOB_ARGS < <(kpi_job_args)
+    why="$(check_settings "$KPI_CLASS" "${KPI_JOB_ARGS[@]}")" || die "$why"
+  fi
   log "job settings accepted"
 fi
 
@@ -334,19 +339,19 @@ topics_ready() { # creates the missing topics (one JVM to list, one per missing 
   have="$(topics --list 2>>"$LOGS/topics.log")" || return 1
   for spec in "$TOPIC_EVENTS:$TOPIC_EVENTS_PARTITIONS" "$TOPIC_PREDICTIONS:$TOPIC_PREDICTIONS_PARTITIONS" \
       "$TOPIC_DEAD_LETTERS:1" "$TOPIC_PROFILES:$TOPIC_EVENTS_PARTITIONS:compact" "$TOPIC_MODEL_UPDATES:1" \
-      "$TOPIC_MODEL_EVENTS:1"; do
+      "$TOPIC_MODEL_EVENTS:1" "$TOPIC_KPIS:1:compact"; do
     IFS=: read -r t partitions policy <<<"$spec"
     grep -qx -- "$t" <<<"$have" && continue
     topics --create --if-not-exists --topic "$t" --partitions "$partitions" --replication-factor 1 \
       ${policy:+--config cleanup.policy=$policy} >>"$LOGS/topics.log" 2>&1 || return 1
   done
 }
-topics_stamp="kafka $(pid_of kafka) $TOPIC_EVENTS $TOPIC_PREDICTIONS $TOPIC_DEAD_LETTERS $TOPIC_PROFILES $TOPIC_MODEL_UPDATES $TOPIC_MODEL_EVENTS"
+topics_stamp="kafka $(pid_of kafka) $TOPIC_EVENTS $TOPIC_PREDICTIONS $TOPIC_DEAD_LETTERS $TOPIC_PROFILES $TOPIC_MODEL_UPDATES $TOPIC_MODEL_EVENTS $TOPIC_KPIS"
 if [[ "$(cat "$RUN/topics.ok" 2>/dev/null)" != "$topics_stamp" ]]; then
   wait_until kafka "$LOGS/topics.log" 60 topics_ready
   echo "$topics_stamp" >"$RUN/topics.ok"
 fi
-log "topics $TOPIC_EVENTS ($TOPIC_EVENTS_PARTITIONS partitions), $TOPIC_PREDICTIONS, $TOPIC_DEAD_LETTERS, $TOPIC_PROFILES (compacted), $TOPIC_MODEL_UPDATES, $TOPIC_MODEL_EVENTS present"
+log "topics $TOPIC_EVENTS ($TOPIC_EVENTS_PARTITIONS partitions), $TOPIC_PREDICTIONS, $TOPIC_DEAD_LETTERS, $TOPIC_PROFILES (compacted), $TOPIC_MODEL_UPDATES, $TOPIC_MODEL_EVENTS, $TOPIC_KPIS (compacted) present"
 
 PART=s3-init
 MODEL_DIR="${MODEL_DIR:-$REPO_DIR/notebooks/model}"
@@ -412,6 +417,10 @@ log "RUNNING ($MAIN_JID)"
 if [[ "$START_GENERATOR" == 1 ]]; then
   mapfile -t GEN_ARGS < <(generator_args)
   PART=jobs submit "$GENERATOR_NAME" "$GENERATOR_CLASS" 1 "" "${GEN_ARGS[@]}"
+fi
+if [[ "$START_KPIS" == 1 ]]; then
+  mapfile -t KPI_JOB_ARGS < <(kpi_job_args)
+  PART=jobs submit "$KPI_NAME" "$KPI_CLASS" 1 "" "${KPI_JOB_ARGS[@]}"
 fi
 if ((${#SUBMITTED[@]})); then # a job was (re)submitted: wait for its first predictions
   predictions_tool tail 20 120 >"$LOGS/predictions-check.log" 2>&1 \
