@@ -193,7 +193,8 @@ run_jar() {
       '{entryClass: $c, parallelism: $p, programArgsList: $a}
       + (if $sp == "" then {} else {savepointPath: $sp, allowNonRestoredState: false} end)')"
   local out
-  out="$(rest -X POST -H 'Content-Type: application/json' -d "$body" "$FLINK_URL/jars/$jar/run")"
+  # up to 3 min: main() runs on the JobManager, and a SQL job (the KPI job) plans its statements there first
+  out="$(rest --max-time 180 -X POST -H 'Content-Type: application/json' -d "$body" "$FLINK_URL/jars/$jar/run")"
   local jid
   jid="$(jq -r '.jobid // empty' <<<"$out" 2>/dev/null)"
   if [[ -z "$jid" ]]; then

@@ -140,6 +140,11 @@ final class ComposeChecks {
             expect(given, "delivery", stack.get("DELIVERY"), where, problems);
             expect(given, "checkpoint.interval", stack.get("CHECKPOINT_INTERVAL"), where, problems);
             expect(given, "model.uri", stack.get("MODEL_URI"), where, problems);
+        } else if (job == Jobs.KPIS) {
+            // The window is not compared: the local stack's is 1 min so KPIs show within minutes, others run 1 h.
+            expect(command.get(0), stack.get("KPI_NAME"), where + " (job name)", problems);
+            expect(given, "topic.events", stack.get("TOPIC_EVENTS"), where, problems);
+            expect(given, "topic.kpis", stack.get("TOPIC_KPIS"), where, problems);
         } else {
             expect(command.get(0), stack.get("GENERATOR_NAME"), where + " (job name)", problems);
             expect(given, "topic.events", stack.get("TOPIC_EVENTS"), where, problems);
@@ -157,7 +162,8 @@ final class ComposeChecks {
         String where = "kafka-init command";
         expect(partitions, stack.get("TOPIC_EVENTS"), stack.get("TOPIC_EVENTS_PARTITIONS"), where, problems);
         expect(partitions, stack.get("TOPIC_PREDICTIONS"), stack.get("TOPIC_PREDICTIONS_PARTITIONS"), where, problems);
-        for (String topic : List.of("TOPIC_DEAD_LETTERS", "TOPIC_PROFILES", "TOPIC_MODEL_UPDATES", "TOPIC_MODEL_EVENTS")) {
+        for (String topic : List.of("TOPIC_DEAD_LETTERS", "TOPIC_PROFILES", "TOPIC_MODEL_UPDATES", "TOPIC_MODEL_EVENTS",
+                "TOPIC_KPIS")) {
             if (!partitions.containsKey(stack.get(topic))) {
                 problems.add(where + ": creates no topic " + stack.get(topic));
             }

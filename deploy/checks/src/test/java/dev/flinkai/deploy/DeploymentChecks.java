@@ -1,6 +1,7 @@
 package dev.flinkai.deploy;
 
 import dev.flinkai.jobs.ContextInferenceOptions;
+import dev.flinkai.jobs.KpiSettings;
 import dev.flinkai.jobs.PipelineOperator;
 import dev.flinkai.jobs.kafka.KafkaAccess;
 
@@ -246,13 +247,13 @@ final class DeploymentChecks {
                 return;
             }
             Map<String, String> given = arguments(args);
-            checkKafka(given, environment);
+            checkKafka(job, given, environment);
             if (job.stateful) {
-                checkStateful(argv, given, environment);
+                checkStateful(job, argv, given, environment);
             }
         }
 
-        private void checkStateful(String[] argv, Map<String, String> given, Map<String, String> environment) {
+        private void checkStateful(Jobs job, String[] argv, Map<String, String> given, Map<String, String> environment) {
             String upgradeMode = Yaml.text(resource, "spec.job.upgradeMode");
             if (!"savepoint".equals(upgradeMode)) {
                 problem("spec.job.upgradeMode: '" + upgradeMode + "' for a job with state; only savepoint carries "
@@ -265,6 +266,9 @@ final class DeploymentChecks {
             if (!"true".equals(conf.get("execution.checkpointing.incremental"))) {
                 problem("spec.flinkConfiguration.execution.checkpointing.incremental: not true; full checkpoints "
                         + "of every user's context take minutes at prod size");
+            }
+            if (job != Jobs.CONTEXT_INFERENCE) {
+                return; // what follows is the main job's: it scales with the autoscaler, and its uids are set by hand
             }
             if (!"true".equals(conf.get("job.autoscaler.enabled"))) {
                 problem("spec.flinkConfiguration.job.autoscaler.enabled: not true; the main job scales with the "
@@ -292,12 +296,14 @@ final class DeploymentChecks {
             }
         }
 
-        private void checkKafka(Map<String, String> given, Map<String, String> environment) {
+        private void checkKafka(Jobs job, Map<String, String> given, Map<String, String> environment) {
             // every topic the job reads or writes, named or by default (an empty name turns that input or output off)
-            for (ConfigOption<String> topicOption : List.of(ContextInferenceOptions.TOPIC_EVENTS,
-                    ContextInferenceOptions.TOPIC_PREDICTIONS, ContextInferenceOptions.TOPIC_DEAD_LETTERS,
-                    ContextInferenceOptions.TOPIC_PROFILES, ContextInferenceOptions.TOPIC_MODEL_UPDATES,
-                    ContextInferenceOptions.TOPIC_MODEL_EVENTS)) {
+            List<ConfigOption<String>> topicOptions = job == Jobs.KPIS
+                    ? List.of(ContextInferenceOptions.TOPIC_EVENTS, KpiSettings.TOPIC_KPIS)
+                    : List.of(ContextInferenceOptions.TOPIC_EVENTS, ContextInferenceOptions.TOPIC_PREDICTIONS,
+                            ContextInferenceOptions.TOPIC_DEAD_LETTERS, ContextInferenceOptions.TOPIC_PROFILES,
+                            ContextInferenceOptions.TOPIC_MODEL_UPDATES, ContextInferenceOptions.TOPIC_MODEL_EVENTS);
+            for (ConfigOption<String> topicOption : topicOptions) {
                 String topic = given.getOrDefault(topicOption.key(), topicOption.defaultValue());
                 if (!topic.isBlank() && kafkaTopic(topic) == null) {
                     problem("spec.job.args: --" + topicOption.key() + " '" + topic + "' is no KafkaTopic here");

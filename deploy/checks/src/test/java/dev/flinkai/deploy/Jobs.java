@@ -3,6 +3,8 @@ package dev.flinkai.deploy;
 import dev.flinkai.jobs.ContextInferenceJob;
 import dev.flinkai.jobs.ContextInferenceSettings;
 import dev.flinkai.jobs.EventGeneratorJob;
+import dev.flinkai.jobs.KpiJob;
+import dev.flinkai.jobs.KpiSettings;
 
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -30,6 +32,12 @@ enum Jobs {
         @Override
         void checkSettings(String[] args, Configuration cluster, Map<String, String> environment) {
             EventGeneratorJob.settings(args, cluster, environment);
+        }
+    },
+    KPIS(KpiJob.class.getName(), true) {
+        @Override
+        void checkSettings(String[] args, Configuration cluster, Map<String, String> environment) {
+            KpiSettings.from(args, cluster, environment);
         }
     };
 
