@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the local stack: up.sh, then checks through REST, Kafka and S3, a stop-with-savepoint and a
-# resume, model versions rolled out and back (deploy/local/model.sh), the SQL path (KPIs, ML_PREDICT through the SQL
+# resume, model versions rolled out and back (deploy/local/model.sh), the SQL path (the KPI job's records, the SQL
 # Gateway), an exactly-once duplicate check across all of it, then down.sh.
 #   deploy/local/e2e.sh           run it all, stop the stack at the end (down.sh, keeps run/data)
 #   deploy/local/e2e.sh --keep    leave the stack running at the end
@@ -188,9 +188,14 @@ publish_and_check() { # publish_and_check <file.pt> <version>: published, ACTIVE
   if ! at="$("$LOCAL_DIR/model.sh" publish "$1" --version "$2" --notes e2e 2>>"$LOGS/e2e-model.log" | tail -n 1)"; then
     failc "model.sh publish $1 --version $2 failed (log $LOGS/e2e-model.log)"; return
   fi
+  local grace=10 active_ms
   if out="$("$LOCAL_DIR/model.sh" await ACTIVE "$2" "$JOB_PARALLELISM" "$at" 90 2>&1)"; then pass "model $2 published: $out"
   else failc "model $2 published but not active: $out ($("$LOCAL_DIR/model.sh" status --since "$at" 2>&1 | tr '\n' ' '))"; fi
-  if out="$(predictions_tool version-after "$2" "$at" 10 90 2>&1)"; then pass "predictions switch to $2: $out"
+  # every prediction made once the last subtask switched (2 s later, for batches already scored) is of the new version;
+  # the switch itself takes longer while the other jobs share the two cores
+  active_ms="$(grep -o 'the last [0-9]* ms after' <<<"$out" | grep -o '[0-9]*' || true)"
+  [[ -n "$active_ms" ]] && grace=$(( (active_ms + 999) / 1000 + 2 > 10 ? (active_ms + 999) / 1000 + 2 : 10 ))
+  if out="$(predictions_tool version-after "$2" "$at" "$grace" 90 2>&1)"; then pass "predictions switch to $2: $out"
   else failc "predictions after publishing $2: $out"; fi
 }
 JID="$(job_id_by_name "$JOB_NAME")"
@@ -215,8 +220,7 @@ publish_and_check "$REPO_DIR/notebooks/model/next_event_mlp.pt" 1.0.0   # roll b
 out="$("$LOCAL_DIR/model.sh" status 2>&1)" && pass "model.sh status: $(tr '\n' ' ' <<<"$out")" || failc "model.sh status: $out"
 check_no_restarts "$JID" "job through the model updates"
 
-# 10. the SQL path: the KPI job writes kpis; ML_PREDICT scores the live topic through the SQL Gateway; a misspelt option
-# of the model provider is refused naming the key
+# 10. the SQL path: the KPI job runs and writes kpis; the SQL Gateway answers
 KPI_JID="$(job_id_by_name "$KPI_NAME")"
 if [[ -n "$KPI_JID" && "$(job_state "$KPI_JID")" == RUNNING ]]; then pass "KPI job $KPI_NAME RUNNING ($KPI_JID)"
 else failc "KPI job $KPI_NAME not RUNNING (${KPI_JID:-not submitted})"; fi
@@ -225,39 +229,8 @@ kpi_bytes="$("$JAVA" -Xmx256m -cp "$CACHE/broker/lib/*" org.apache.kafka.tools.c
   2>>"$LOGS/e2e-kpis.log" | wc -c)"
 if [[ "$kpi_bytes" -gt 0 ]]; then pass "$TOPIC_KPIS receives KPI records (windows of $KPI_WINDOW)"
 else failc "no record on $TOPIC_KPIS within 240 s (log $LOGS/e2e-kpis.log; job $FLINK_URL/#/job/running/$KPI_JID)"; fi
-
-sql_file="$RUN/e2e-ml-predict.sql"
-sql_model() { # sql_model <extra model option>: the statements defining the live events, their features and the model
-  cat <<EOF
-SET 'sql-client.execution.result-mode' = 'tableau';
-SET 'table.exec.state.ttl' = '7 d';
-CREATE TEMPORARY TABLE live_events (
-  eventId STRING, userId STRING, sessionId STRING, eventType STRING, eventTimeMillis BIGINT, priority INT,
-  feature STRING, latencyMillis INT, inputTokens INT, outputTokens INT, success BOOLEAN, rating INT
-) WITH ('connector' = 'kafka', 'topic' = '$TOPIC_EVENTS', 'properties.bootstrap.servers' = '$KAFKA_BOOTSTRAP',
-  'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '$(( $(date +%s%3N) - 30000 ))',
-  'scan.bounded.mode' = 'latest-offset', 'format' = 'flinkai-avro', 'flinkai-avro.record' = 'UserEvent');
-CREATE TEMPORARY FUNCTION USER_CONTEXT AS 'dev.flinkai.udfs.context.UserContextFunction';
-CREATE TEMPORARY VIEW event_features AS
-  SELECT eventId, features FROM USER_CONTEXT(input => TABLE live_events PARTITION BY userId, uid => 'user-context');
-CREATE MODEL next_event INPUT (features ARRAY<FLOAT>)
-  OUTPUT (label STRING, probability FLOAT, model_version STRING, fallback BOOLEAN)
-  WITH ('provider' = 'flinkai', 'uri' = '$MODEL_URI', 's3.endpoint' = '$S3_ENDPOINT',
-        's3.access-key' = '$S3_ACCESS_KEY', 's3.secret-key' = '$S3_SECRET_KEY'$1);
-EOF
-}
-{ sql_model ""; echo "SELECT eventId, label, probability, model_version, fallback FROM ML_PREDICT(TABLE event_features, MODEL next_event, DESCRIPTOR(features), MAP['max-concurrent-operations', '128']);"; } >"$sql_file"
-timeout 300 "$LOCAL_DIR/sql.sh" -f "$sql_file" >"$LOGS/e2e-ml-predict.log" 2>&1
-rows="$(grep -c '^| +I |' "$LOGS/e2e-ml-predict.log")"
-served="$(grep '^| +I |' "$LOGS/e2e-ml-predict.log" | grep -c '| *FALSE *|$')"
-if [[ "$rows" -gt 0 && "$served" == "$rows" ]]; then
-  pass "ML_PREDICT over the live $TOPIC_EVENTS (last 30 s) through the SQL Gateway: $rows predictions, all from the model ($(grep '^| +I |' "$LOGS/e2e-ml-predict.log" | head -n 1 | tr -s ' '))"
-else failc "ML_PREDICT over the live topic: $rows rows, $served not fallbacks (log $LOGS/e2e-ml-predict.log)"; fi
-{ sql_model ", 'max-batchsize' = '64'"; echo "SELECT eventId, label FROM ML_PREDICT(TABLE event_features, MODEL next_event, DESCRIPTOR(features));"; } >"$sql_file"
-timeout 300 "$LOCAL_DIR/sql.sh" -f "$sql_file" >"$LOGS/e2e-ml-predict-bad-option.log" 2>&1
-if grep -q "Unsupported options found for 'flinkai'" "$LOGS/e2e-ml-predict-bad-option.log" && grep -q "max-batchsize" "$LOGS/e2e-ml-predict-bad-option.log"; then
-  pass "a misspelt model option is refused naming it: $(grep -o "Unsupported options: [[:alnum:].-]*" "$LOGS/e2e-ml-predict-bad-option.log" | head -n 1)"
-else failc "the misspelt option 'max-batchsize' was not refused as expected (log $LOGS/e2e-ml-predict-bad-option.log)"; fi
+if out="$(curl -sf --max-time 10 "http://$SQL_GATEWAY_HOST:$SQL_GATEWAY_PORT/v1/info")"; then pass "SQL Gateway on $SQL_GATEWAY_PORT: $out"
+else failc "no SQL Gateway on $SQL_GATEWAY_HOST:$SQL_GATEWAY_PORT"; fi
 
 if [[ "$DELIVERY" == exactly-once ]]; then
   if out="$(predictions_tool dups 180 "$TOPIC_EVENTS" 2>&1)"; then pass "exactly-once: $(head -n 1 <<<"$out")"
