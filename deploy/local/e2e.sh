@@ -156,7 +156,7 @@ breaker_states() { # the remoteBreakerState gauges of the running job, from ever
 }
 if [[ "$MODEL_BACKEND" == remote ]]; then
   JID="$(job_id_by_name "$JOB_NAME")"
-  if out="$(predictions_tool tail 100 90 2>&1)" && grep -q "servedBy {remote=" <<<"$out"; then
+  if out="$(predictions_tool tail 100 90 2>&1)" && grep -Eq 'servedBy \{[^}]*remote=[1-9]' <<<"$out"; then
     pass "the model server answers: $(head -n 1 <<<"$out")"
   else failc "no predictions served by the model server: $(head -n 1 <<<"$out")"; fi
   down_ms=$(date +%s%3N)
