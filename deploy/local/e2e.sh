@@ -220,7 +220,7 @@ publish_and_check "$REPO_DIR/notebooks/model/next_event_mlp.pt" 1.0.0   # roll b
 out="$("$LOCAL_DIR/model.sh" status 2>&1)" && pass "model.sh status: $(tr '\n' ' ' <<<"$out")" || failc "model.sh status: $out"
 check_no_restarts "$JID" "job through the model updates"
 
-# 10. the SQL path: the KPI job runs and writes kpis; the SQL Gateway answers
+# 10. the SQL path: the KPI job runs and writes kpis; the SQL Gateway answers; the SQL recipes give rows
 KPI_JID="$(job_id_by_name "$KPI_NAME")"
 if [[ -n "$KPI_JID" && "$(job_state "$KPI_JID")" == RUNNING ]]; then pass "KPI job $KPI_NAME RUNNING ($KPI_JID)"
 else failc "KPI job $KPI_NAME not RUNNING (${KPI_JID:-not submitted})"; fi
@@ -231,6 +231,32 @@ if [[ "$kpi_bytes" -gt 0 ]]; then pass "$TOPIC_KPIS receives KPI records (window
 else failc "no record on $TOPIC_KPIS within 240 s (log $LOGS/e2e-kpis.log; job $FLINK_URL/#/job/running/$KPI_JID)"; fi
 if out="$(curl -sf --max-time 10 "http://$SQL_GATEWAY_HOST:$SQL_GATEWAY_PORT/v1/info")"; then pass "SQL Gateway on $SQL_GATEWAY_PORT: $out"
 else failc "no SQL Gateway on $SQL_GATEWAY_HOST:$SQL_GATEWAY_PORT"; fi
+# The README's SQL recipes through the gateway (in the in-process run only: SQL does not use the main job's backend).
+run_recipe() { # run_recipe FILE: deploy/local/sql.sh -f FILE, its output in $LOGS/e2e-sql-<name>.log; prints the log's path
+  local log="$LOGS/e2e-sql-$(basename "$1" .sql).log"
+  timeout 300 "$LOCAL_DIR/sql.sh" -f "$1" >"$log" 2>&1 || true
+  echo "$log"
+}
+if [[ "$MODEL_BACKEND" != remote ]]; then
+  log="$(run_recipe "$LOCAL_DIR/sql/score-live-events.sql")"
+  rows="$(grep -c '^| +I |' "$log")"; served="$(grep '^| +I |' "$log" | grep -c '| *FALSE *|$')"
+  if [[ "$rows" -gt 0 && "$served" == "$rows" ]]; then
+    pass "SQL recipe score-live-events: ML_PREDICT over the live $TOPIC_EVENTS gave $rows predictions, all from the model ($(grep '^| +I |' "$log" | head -n 1 | tr -s ' '))"
+  else failc "SQL recipe score-live-events: $rows rows, $served not fallbacks (log $log)"; fi
+  log="$(run_recipe "$LOCAL_DIR/sql/task-completion.sql")"
+  rows="$(grep -cE '^\| +[a-z]+ \| +[0-9]+ \| +[0-9.]+ \| +(TRUE|FALSE) \|$' "$log")"
+  if [[ "$rows" -gt 0 ]]; then pass "SQL recipe task-completion: $rows features ($(grep -E '^\| +[a-z]+ \|' "$log" | head -n 1 | tr -s ' '))"
+  else failc "SQL recipe task-completion: no feature row (log $log)"; fi
+  log="$(run_recipe "$LOCAL_DIR/sql/predictions-and-kpis.sql")"
+  rows="$(grep -cE '^\| +[a-z]+ \| +[0-9]+ \| .* [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ \|' "$log")"
+  if [[ "$rows" -gt 0 ]]; then pass "SQL recipe predictions-and-kpis: $rows features with predictions and a KPI window ($(grep -E '^\| +[a-z]+ \|' "$log" | head -n 1 | tr -s ' '))"
+  else failc "SQL recipe predictions-and-kpis: no feature with predictions and KPIs (log $log)"; fi
+  sed "s/'max-batch-size'/'max-batchsize'/" "$LOCAL_DIR/sql/score-live-events.sql" >"$RUN/misspelt-option.sql"
+  log="$(run_recipe "$RUN/misspelt-option.sql")"
+  if grep -q "Unsupported options found for 'flinkai'" "$log" && grep -qx "max-batchsize" "$log"; then
+    pass "SQL: a misspelt model option is refused, naming it (max-batchsize)"
+  else failc "SQL: the misspelt option max-batchsize was not refused as expected (log $log)"; fi
+fi
 
 if [[ "$DELIVERY" == exactly-once ]]; then
   if out="$(predictions_tool dups 180 "$TOPIC_EVENTS" 2>&1)"; then pass "exactly-once: $(head -n 1 <<<"$out")"

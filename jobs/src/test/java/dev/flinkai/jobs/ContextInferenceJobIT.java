@@ -28,6 +28,9 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.CloseableIterator;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.AfterAll;
@@ -178,6 +181,67 @@ class ContextInferenceJobIT {
             assertThat(d.getSourceTopic()).isEqualTo(topics.events);
             assertThat(d.getSourcePartition()).isZero();
         });
+    }
+
+    /**
+     * SQL users score the same events as the job: USER_CONTEXT and ML_PREDICT with the flinkai provider, over the
+     * same topic, give each event the job's probabilities (to 1e-5) from the same model file in S3.
+     */
+    @Test
+    void theSqlPathScoresEveryEventAsTheJobDoes() throws Exception {
+        Topics topics = Topics.create("sql");
+        List<UserEvent> events = simulatedEvents(1_000, 100, 4);
+        kafka.produce(topics.events, encode(topics.events, events));
+        JobClient job = startJob(topics, "sql", Function.identity());
+        Map<String, Prediction> byJob = awaitPredictions(topics, events.size()).stream()
+                .collect(Collectors.toMap(Prediction::getEventId, p -> p));
+        job.cancel().get();
+
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(2);
+        StreamTableEnvironment tEnv = StreamTableEnvironment.create(env);
+        tEnv.executeSql("CREATE TEMPORARY TABLE events (eventId STRING, userId STRING, sessionId STRING, "
+                + "eventType STRING, eventTimeMillis BIGINT, priority INT, feature STRING, latencyMillis INT, "
+                + "inputTokens INT, outputTokens INT, success BOOLEAN, rating INT) WITH ('connector' = 'kafka', "
+                + "'topic' = '" + topics.events + "', 'properties.bootstrap.servers' = '" + kafka.bootstrapServers()
+                + "', 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', "
+                + "'format' = 'flinkai-avro', 'flinkai-avro.record' = 'UserEvent')");
+        tEnv.executeSql("CREATE TEMPORARY FUNCTION USER_CONTEXT AS 'dev.flinkai.udfs.context.UserContextFunction'");
+        tEnv.executeSql("CREATE TEMPORARY MODEL next_event INPUT (features ARRAY<FLOAT>) "
+                + "OUTPUT (probabilities ARRAY<FLOAT>, model_version STRING, fallback BOOLEAN) WITH ("
+                + "'provider' = 'flinkai', 'uri' = 's3://models/next-event/next_event_mlp.pt', "
+                + "'s3.endpoint' = '" + s3.endpoint() + "', 's3.access-key' = '" + S3TestServer.ACCESS_KEY + "', "
+                + "'s3.secret-key' = '" + S3TestServer.SECRET_KEY + "')");
+        tEnv.executeSql("CREATE TEMPORARY VIEW event_features AS SELECT eventId, features FROM USER_CONTEXT("
+                + "input => TABLE events PARTITION BY userId, uid => 'user-context')");
+        Map<String, Row> bySql = new HashMap<>();
+        try (CloseableIterator<Row> rows = tEnv.executeSql("SELECT eventId, probabilities, model_version, fallback "
+                + "FROM ML_PREDICT(TABLE event_features, MODEL next_event, DESCRIPTOR(features))").collect()) {
+            rows.forEachRemaining(r -> bySql.put(r.getFieldAs("eventId"), r));
+        }
+
+        assertThat(bySql).as("SQL predictions by event id").hasSize(events.size()).containsOnlyKeys(byJob.keySet());
+        List<String> different = new ArrayList<>();
+        int compared = 0;
+        for (Map.Entry<String, Row> e : bySql.entrySet()) {
+            Prediction p = byJob.get(e.getKey());
+            Row row = e.getValue();
+            assertThat(row.<Boolean>getFieldAs("fallback")).as("SQL fallback for %s", e.getKey()).isFalse();
+            assertThat(row.<String>getFieldAs("model_version")).isEqualTo(p.getModelVersion());
+            if (p.getFallback()) {
+                continue;
+            }
+            compared++;
+            Float[] sql = row.getFieldAs("probabilities");
+            for (int k = 0; k < sql.length; k++) {
+                if (Math.abs(sql[k] - p.getScores().get(k)) > 1e-5f) {
+                    different.add(e.getKey() + ": SQL " + Arrays.toString(sql) + ", job " + p.getScores());
+                    break;
+                }
+            }
+        }
+        assertThat(compared).as("events the job's model answered").isGreaterThan(events.size() * 99 / 100);
+        assertThat(different).as("events scored differently by SQL and the job").isEmpty();
     }
 
     // ---------------------------------------------------------------------------------------------
