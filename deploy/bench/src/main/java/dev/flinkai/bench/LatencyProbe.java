@@ -99,6 +99,8 @@ public final class LatencyProbe {
         Histogram urgentLatency = new Histogram(3_600_000_000L, 3);   // micros, priority > 0 only
         Histogram normalLatency = new Histogram(3_600_000_000L, 3);   // micros, priority 0 only
         long[] laneFallbacks = new long[2];                           // normal, priority
+        Histogram urgentUntilScored = new Histogram(3_600_000_000L, 3); // micros (millisecond inputs), priority > 0
+        Map<String, Long> urgentFallbackReasons = new java.util.TreeMap<>(); // reason up to its first ':', count
         Histogram latency = new Histogram(3_600_000_000L, 3);        // micros
         Histogram latencyIngestTs = new Histogram(3_600_000_000L, 3); // micros (millisecond inputs)
         Histogram untilScored = new Histogram(3_600_000_000L, 3);     // micros (millisecond inputs)
@@ -160,12 +162,19 @@ public final class LatencyProbe {
                         if (p.getFallback()) {
                             counts[2]++;
                             laneFallbacks[isUrgent ? 1 : 0]++;
+                            if (isUrgent) {
+                                String reason = String.valueOf(p.getFallbackReason());
+                                urgentFallbackReasons.merge(reason.split(":", 2)[0], 1L, Long::sum);
+                            }
                         }
                         latency.recordValue(micros);
                         (isUrgent ? urgentLatency : normalLatency).recordValue(micros);
                         latencyIngestTs.recordValue(Math.max(0, (nowMillis - p.getIngestTimeMillis()) * 1_000));
                         untilScored.recordValue(Math.max(0, (p.getPredictTimeMillis() - p.getIngestTimeMillis()) * 1_000));
                         afterScored.recordValue(Math.max(0, (nowMillis - p.getPredictTimeMillis()) * 1_000));
+                        if (isUrgent) {
+                            urgentUntilScored.recordValue(Math.max(0, (p.getPredictTimeMillis() - p.getIngestTimeMillis()) * 1_000));
+                        }
                     }
                     if (!producing.get()) {
                         if (expectedMeasured < 0) {
@@ -260,6 +269,8 @@ public final class LatencyProbe {
         Map<String, Object> priority = percentiles("", urgentLatency);
         priority.put("count", urgentLatency.getTotalCount());
         priority.put("fallbacks", laneFallbacks[1]);
+        priority.put("fallback_reasons", urgentFallbackReasons);
+        priority.put("until_scored", percentiles("", urgentUntilScored));
         out.put("priority", priority);
         Map<String, Object> normal = percentiles("", normalLatency);
         normal.put("count", normalLatency.getTotalCount());
