@@ -1,6 +1,5 @@
 package dev.flinkai.jobs;
 
-import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.jobs.testing.S3TestServer;
 import dev.flinkai.operators.context.UserContext;
 import dev.flinkai.operators.features.FeatureExtractor;
@@ -10,6 +9,7 @@ import dev.flinkai.operators.inference.djl.DjlModel;
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.operators.testing.CommittedModel;
+import dev.flinkai.operators.testing.KafkaTestBroker;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;

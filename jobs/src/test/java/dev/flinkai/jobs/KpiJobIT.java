@@ -1,8 +1,8 @@
 package dev.flinkai.jobs;
 
-import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.operators.codec.AvroRecordCodec;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
+import dev.flinkai.operators.testing.KafkaTestBroker;
 import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.Kpi;
 import dev.flinkai.schemas.KpiKey;

@@ -1,12 +1,12 @@
 package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.testing.EventPump;
-import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.jobs.testing.S3TestServer;
 import dev.flinkai.operators.inference.djl.ModelArtifacts;
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.operators.testing.CommittedModel;
+import dev.flinkai.operators.testing.KafkaTestBroker;
 import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.ModelEvent;
 import dev.flinkai.schemas.ModelEventKind;

@@ -1,7 +1,6 @@
 package dev.flinkai.jobs;
 
 import dev.flinkai.jobs.testing.EventPump;
-import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.jobs.testing.ModelServerProcess;
 import dev.flinkai.operators.context.UserContext;
 import dev.flinkai.operators.features.FeatureExtractor;
@@ -11,6 +10,7 @@ import dev.flinkai.operators.inference.djl.DjlModel;
 import dev.flinkai.operators.inference.djl.ModelArtifacts;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.operators.testing.CommittedModel;
+import dev.flinkai.operators.testing.KafkaTestBroker;
 import dev.flinkai.schemas.ModelEvent;
 import dev.flinkai.schemas.ModelEventKind;
 import dev.flinkai.schemas.ModelUpdate;

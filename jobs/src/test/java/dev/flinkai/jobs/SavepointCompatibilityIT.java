@@ -1,6 +1,5 @@
 package dev.flinkai.jobs;
 
-import dev.flinkai.jobs.testing.KafkaTestBroker;
 import dev.flinkai.operators.context.UserContext;
 import dev.flinkai.operators.context.UserContextOperator;
 import dev.flinkai.operators.features.FeatureExtractor;
@@ -9,6 +8,7 @@ import dev.flinkai.operators.inference.djl.BatchScorer;
 import dev.flinkai.operators.inference.djl.DjlModel;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
 import dev.flinkai.operators.testing.CommittedModel;
+import dev.flinkai.operators.testing.KafkaTestBroker;
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
 

@@ -1,4 +1,4 @@
-package dev.flinkai.jobs.testing;
+package dev.flinkai.operators.testing;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -22,7 +22,7 @@ import java.util.Properties;
 import java.util.function.BiPredicate;
 import java.util.stream.Collectors;
 
-/** A real single-node KRaft Kafka broker in this JVM, with the few client operations the tests need. */
+/** A real single-node KRaft Kafka broker in this JVM, with the few client operations the tests of every module need. */
 public final class KafkaTestBroker implements AutoCloseable {
 
     private final KafkaClusterTestKit cluster;

@@ -6,8 +6,8 @@ import dev.flinkai.operators.features.FeatureExtractor;
 import dev.flinkai.operators.features.ScoringRequest;
 import dev.flinkai.operators.ingest.ReceivedRecord;
 import dev.flinkai.operators.simulation.UserBehaviourSimulator;
+import dev.flinkai.operators.testing.KafkaTestBroker;
 import dev.flinkai.schemas.UserEvent;
-import dev.flinkai.udfs.testing.KafkaTestBroker;
 
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;

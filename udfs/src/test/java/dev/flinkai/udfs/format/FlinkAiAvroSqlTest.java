@@ -1,9 +1,9 @@
 package dev.flinkai.udfs.format;
 
 import dev.flinkai.operators.codec.AvroRecordCodec;
+import dev.flinkai.operators.testing.KafkaTestBroker;
 import dev.flinkai.schemas.Kpi;
 import dev.flinkai.schemas.UserEvent;
-import dev.flinkai.udfs.testing.KafkaTestBroker;
 
 import org.apache.flink.table.api.EnvironmentSettings;
 import org.apache.flink.table.api.TableEnvironment;
@@ -90,7 +90,7 @@ class FlinkAiAvroSqlTest {
                 ", 'flinkai-avro.record' = 'Kpi'"));
         tEnv.executeSql("INSERT INTO kpis VALUES (TIMESTAMP '2026-12-02 10:00:00', 1796205600000 + 3600000, 'chat', "
                 + "12, 3, 10, 4, 0.4, 2, 1, 0, CAST(NULL AS DOUBLE))").await();
-        List<ConsumerRecord<byte[], byte[]>> written = kafka.readAll("kpis");
+        List<ConsumerRecord<byte[], byte[]>> written = kafka.readAllCommitted("kpis");
         assertThat(written).hasSize(1);
         Kpi kpi = new AvroRecordCodec<>(Kpi.class).decode(written.get(0).value());
         assertThat(kpi.getWindowStartMillis()).isEqualTo(1796205600000L); // 2026-12-02T10:00Z
