@@ -219,6 +219,7 @@ main_job_args() {
 generator_args() {
   printf '%s\n' --kafka.bootstrap-servers "$KAFKA_BOOTSTRAP" --topic.events "$TOPIC_EVENTS" \
     --topic.profiles "$TOPIC_PROFILES" --rate "$EVENT_RATE" --users "$EVENT_USERS"
+  [[ -z "$GENERATOR_ARGS" ]] || printf '%s\n' $GENERATOR_ARGS
 }
 
 kpi_job_args() {

@@ -36,7 +36,9 @@ import static org.apache.flink.configuration.ConfigOptions.key;
  *
  * <pre>
  * flink run -c dev.flinkai.jobs.EventGeneratorJob flink-ai-jobs.jar --rate 1000 --users 100000 [--count N] [--run-id ID]
+ *   [--fault latency-spike|error-burst|traffic-drop --fault.feature chat --fault.start 5min --fault.duration 5min]
  * </pre>
+ * The fault ({@link GeneratorFault}) shows the monitoring something to notice.
  */
 public final class EventGeneratorJob {
 
@@ -82,6 +84,7 @@ public final class EventGeneratorJob {
         if (!(zipf >= 0 && zipf <= 5)) {
             throw Settings.invalid(ZIPF, zipf, "must be between 0 and 5");
         }
+        GeneratorFault.from(s, 0);
         return s;
     }
 
@@ -94,6 +97,7 @@ public final class EventGeneratorJob {
         all.addAll(KafkaAccess.OPTIONS);
         all.addAll(List.of(ContextInferenceOptions.TOPIC_EVENTS, ContextInferenceOptions.TOPIC_PROFILES, RATE, USERS,
                 COUNT, ZIPF, SEED, RUN_ID, PROFILES, PROFILE_RATE));
+        all.addAll(GeneratorFault.OPTIONS);
         return List.copyOf(all);
     }
 
@@ -104,14 +108,16 @@ public final class EventGeneratorJob {
         int users = s.get(USERS);
         // Event ids are <run id>-<sequence number>: unique across submissions, stable across failovers (the
         // source's sequence position is checkpointed, so a replayed event keeps its id).
-        String runId = s.get(RUN_ID, Long.toString(System.currentTimeMillis(), 36));
+        long submittedMillis = System.currentTimeMillis();
+        String runId = s.get(RUN_ID, Long.toString(submittedMillis, 36));
         env.getConfig().setGlobalJobParameters(ParameterTool.fromMap(s.effective()));
         env.enableCheckpointing(Duration.ofSeconds(10).toMillis());
         if (users < env.getParallelism()) {
             env.setParallelism(users);
         }
         DataGeneratorSource<UserEvent> source = new DataGeneratorSource<>(
-                new SimulatedUsers(runId, s.get(SEED), users, s.get(ZIPF)), s.get(COUNT),
+                new SimulatedUsers(runId, s.get(SEED), users, s.get(ZIPF), GeneratorFault.from(s, submittedMillis)),
+                s.get(COUNT),
                 RateLimiterStrategy.perSecond(s.get(RATE)), new AvroTypeInfo<>(UserEvent.class));
         PipelineOperator.GENERATOR_SINK.on(PipelineOperator.GENERATOR_SOURCE
                 .on(env.fromSource(source, WatermarkStrategy.noWatermarks(), PipelineOperator.GENERATOR_SOURCE.displayName))
@@ -134,19 +140,21 @@ public final class EventGeneratorJob {
         env.execute("event-generator");
     }
 
-    /** One simulator per parallel reader, each owning its own share of the users. */
+    /** One simulator per parallel reader, each owning its own share of the users, with the fault played in. */
     static final class SimulatedUsers implements GeneratorFunction<Long, UserEvent> {
         private final String runId;
         private final long seed;
         private final int users;
         private final double zipf;
+        private final GeneratorFault fault;
         private transient UserBehaviourSimulator simulator;
 
-        SimulatedUsers(String runId, long seed, int users, double zipf) {
+        SimulatedUsers(String runId, long seed, int users, double zipf, GeneratorFault fault) {
             this.runId = runId;
             this.seed = seed;
             this.users = users;
             this.zipf = zipf;
+            this.fault = fault;
         }
 
         @Override
@@ -156,7 +164,8 @@ public final class EventGeneratorJob {
 
         @Override
         public UserEvent map(Long index) {
-            return simulator.next(runId + "-" + index, System.currentTimeMillis());
+            String eventId = runId + "-" + index;
+            return fault.next(() -> simulator.next(eventId, System.currentTimeMillis()));
         }
     }
 }

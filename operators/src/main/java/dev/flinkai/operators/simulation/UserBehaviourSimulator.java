@@ -6,6 +6,7 @@ import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
 import dev.flinkai.schemas.UserProfile;
 
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -89,6 +90,11 @@ public final class UserBehaviourSimulator {
         java.util.Arrays.fill(lastType, (byte) -1);
         this.lastOutcome = new byte[local];
         this.sessionNumber = new int[local];
+    }
+
+    /** Every assistant feature the simulated users use. */
+    public static List<String> features() {
+        return List.of(ALL_FEATURES);
     }
 
     public static String userId(long globalIndex) {
