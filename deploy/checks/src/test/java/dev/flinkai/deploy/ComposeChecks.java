@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.configuration.Configuration;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,8 +18,8 @@ import java.util.regex.Pattern;
  * deploy/docker-compose.yml without a Docker engine: its images are this build's and Kubernetes' (pinned, never
  * latest), its Flink configuration passes the same option checks as the FlinkDeployments', its job arguments pass
  * the jobs' own settings checks and equal the local stack's defaults (deploy/local/stack.env), as do its topics and
- * buckets, and its only credentials are the local stack's documented dev defaults behind overridable variables.
- * Each problem names the service and the field.
+ * buckets, its only credentials are the local stack's documented dev defaults behind overridable variables, and the
+ * files it mounts exist. Each problem names the service and the field.
  */
 final class ComposeChecks {
 
@@ -29,15 +31,19 @@ final class ComposeChecks {
     private final FlinkOptions options;
     private final Map<String, String> stack;
     private final Map<String, String> kubernetesImages;
+    private final Path composeDir;
 
     /**
      * @param stack            deploy/local/stack.env's defaults
      * @param kubernetesImages image repository -> image, of the non-Flink containers of deploy/k8s
+     * @param composeDir       the compose file's directory, which its relative mounts start from
      */
-    ComposeChecks(FlinkOptions options, Map<String, String> stack, Map<String, String> kubernetesImages) {
+    ComposeChecks(FlinkOptions options, Map<String, String> stack, Map<String, String> kubernetesImages,
+                  Path composeDir) {
         this.options = options;
         this.stack = stack;
         this.kubernetesImages = kubernetesImages;
+        this.composeDir = composeDir;
     }
 
     List<String> check(ObjectNode compose) {
@@ -46,6 +52,7 @@ final class ComposeChecks {
             String name = service.getKey();
             JsonNode spec = service.getValue();
             checkImage(name, spec, problems);
+            checkMounts(name, spec, problems);
             spec.path("environment").properties().forEach(env -> {
                 if (CREDENTIAL_NAME.matcher(env.getKey()).matches() && !devDefault(env.getValue().asText())) {
                     problems.add(name + " environment." + env.getKey() + ": a credential must be ${VARIABLE:-default}"
@@ -92,6 +99,16 @@ final class ComposeChecks {
         if (dockerfile != null && !dockerfile.equals("deploy/Dockerfile")) {
             problems.add(service + " build.dockerfile: '" + dockerfile + "', not deploy/Dockerfile");
         }
+    }
+
+    /** Docker mounts a missing source as an empty directory it creates: the service would start without its files. */
+    private void checkMounts(String service, JsonNode spec, List<String> problems) {
+        spec.path("volumes").forEach(volume -> {
+            String source = volume.asText().split(":")[0];
+            if ((source.startsWith("./") || source.startsWith("../")) && !Files.exists(composeDir.resolve(source))) {
+                problems.add(service + " volumes: '" + source + "' does not exist (relative to " + composeDir + ")");
+            }
+        });
     }
 
     private void checkFlinkConfiguration(String service, String properties, List<String> problems) {

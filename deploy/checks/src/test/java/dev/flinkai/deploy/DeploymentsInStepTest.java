@@ -50,7 +50,7 @@ class DeploymentsInStepTest {
             });
         }
         compose = new ComposeChecks(FlinkOptions.load(Build.file("deploy/k8s/crds/operator-config-keys.tsv")),
-                StackEnv.defaults(Build.file("deploy/local/stack.env")), kubernetesImages);
+                StackEnv.defaults(Build.file("deploy/local/stack.env")), kubernetesImages, Build.file("deploy"));
     }
 
     @Test
@@ -164,6 +164,16 @@ class DeploymentsInStepTest {
                 .anySatisfy(p -> assertThat(p).startsWith("submit-event-generator command: rate is '500'"));
         assertThat(check(c -> ((ObjectNode) service(c, "minio-init")).put("command", "mc mb local/flink")))
                 .anySatisfy(p -> assertThat(p).startsWith("minio-init command: creates no bucket models"));
+    }
+
+    @Test
+    void composeMountingAFileThatIsNotThereIsRefused() {
+        assertThat(check(c -> ((ArrayNode) service(c, "grafana").get("volumes"))
+                .set(1, TextNode.valueOf("./grafana/dashbords:/var/lib/grafana/dashboards:ro"))))
+                .anySatisfy(p -> assertThat(p).startsWith("grafana volumes: './grafana/dashbords' does not exist"));
+        assertThat(check(c -> ((ArrayNode) service(c, "prometheus").get("volumes"))
+                .add("./prometheus/alerts:/etc/prometheus/alerts:ro")))
+                .anySatisfy(p -> assertThat(p).startsWith("prometheus volumes: './prometheus/alerts' does not exist"));
     }
 
     private static List<String> check(Consumer<ObjectNode> change) {
