@@ -32,6 +32,7 @@ if pid_of jobmanager >/dev/null && rest_get /overview >/dev/null 2>&1; then
   done
 fi
 
+PART=prometheus stop_part prometheus
 PART=sql-gateway stop_part sql-gateway
 for f in "$PIDS"/taskmanager-*.pid; do
   [[ -e "$f" ]] || continue

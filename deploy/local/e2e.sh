@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the local stack: up.sh, then checks through REST, Kafka and S3, a stop-with-savepoint and a
-# resume, model versions rolled out and back (deploy/local/model.sh), the SQL path (the KPI job's records, the SQL
-# Gateway), an exactly-once duplicate check across all of it, then down.sh.
+# resume, model versions rolled out and back (deploy/local/model.sh), Prometheus (targets, rules, an alert, every
+# dashboard query), the SQL path (the KPI job's records, the SQL recipes through the gateway), an exactly-once
+# duplicate check across all of it, then down.sh.
 #   deploy/local/e2e.sh           run it all, stop the stack at the end (down.sh, keeps run/data)
 #   deploy/local/e2e.sh --keep    leave the stack running at the end
 #   deploy/local/e2e.sh --wipe    end with down.sh --wipe
@@ -51,6 +52,10 @@ if [[ -z "$(pgrep -f -- "-Dflinkai.local.part=.*$RUN/" || true)" ]]; then
     failc "DELIVERY=exactly-twice: up.sh failed, but not as expected (log $LOGS/e2e-bad-setting.log)"
   fi
 fi
+
+# 0b. the Prometheus rules and configs are valid and their unit tests pass
+if out="$("$REPO_DIR/deploy/prometheus/check.sh" 2>&1)"; then pass "promtool: rules and configs valid, the rules' unit tests pass"
+else failc "deploy/prometheus/check.sh: $(grep -m 1 -E 'FAILED|rror' <<<"$out")"; fi
 
 # 1. the stack and the jobs
 log "up.sh"
@@ -110,6 +115,26 @@ if [[ -n "$prom" ]]; then
     pass "Prometheus :$prom serves $(wc -l <<<"$names") inference metrics of the job, inference_lane_predictions = $served"
   else failc "Prometheus :$prom: inference metrics present but inference_lane_predictions is ${served:-absent}"; fi
 else failc "no flink_taskmanager_job_task_operator_*inference* metric of job $JID on ports $PROM_PORTS"; fi
+
+# 5b. Prometheus scrapes the JobManager and every TaskManager, and loaded every rule
+PROM_URL="http://$PROMETHEUS_HOST:$PROMETHEUS_PORT"
+prom_targets() { curl -s --max-time 5 "$PROM_URL/api/v1/targets" | jq -c '[.data.activeTargets[] | {job: .labels.job, instance: .labels.instance, health}]'; }
+deadline=$((SECONDS + 30))
+until targets="$(prom_targets)" && jq -e 'length >= 2 and all(.health == "up")' <<<"$targets" >/dev/null; do
+  ((SECONDS < deadline)) || break; sleep 2
+done
+registered="$(rest_get /taskmanagers | jq '.taskmanagers | length')"
+scraped="$(jq '[.[] | select(.job == "flink-taskmanager" and .health == "up")] | length' <<<"${targets:-[]}")"
+if jq -e 'length >= 2 and all(.health == "up")' <<<"${targets:-[]}" >/dev/null && [[ "$scraped" == "$registered" ]]; then
+  pass "Prometheus $PROM_URL scrapes $(jq -r 'map("\(.job) \(.instance)") | join(", ")' <<<"$targets"): all up, $scraped of $registered TaskManagers"
+else failc "Prometheus targets: ${targets:-none} ($registered TaskManagers registered; log $LOGS/prometheus.log)"; fi
+expected="$(cat "$REPO_DIR"/deploy/prometheus/rules/*.rules.yml | grep -cE '^ +- (alert|record):')"
+rules="$(curl -s --max-time 5 "$PROM_URL/api/v1/rules")"
+loaded="$(jq '[.data.groups[].rules[]] | length' <<<"$rules" 2>/dev/null)"
+broken="$(jq -r '[.data.groups[].rules[] | select(.health == "err") | "\(.name): \(.lastError)"] | join("; ")' <<<"$rules" 2>/dev/null)"
+if [[ "$loaded" == "$expected" && -z "$broken" ]]; then
+  pass "Prometheus loaded the $loaded rules of deploy/prometheus/rules ($(jq '[.data.groups[].rules[] | select(.type == "alerting")] | length' <<<"$rules") alerting), none failing"
+else failc "Prometheus rules: ${loaded:-none} loaded of $expected; failing: ${broken:-none}"; fi
 
 # 6. the web UI
 if curl -sf --max-time 10 "$FLINK_URL/" | grep -qi 'flink'; then pass "web UI index served at $FLINK_URL/"
@@ -179,6 +204,10 @@ if [[ "$MODEL_BACKEND" == remote ]]; then
     [[ "${ms:-99999}" -lt 10000 ]] && pass "30 s later the server is back: its answers resume, the first $ms ms after its return" \
       || failc "the server's answers resumed only $ms ms after its return"
   else failc "after the server's return: $out"; fi
+  seen="$(curl -s --max-time 10 -G --data-urlencode 'query=count by (alertstate) (count_over_time(ALERTS{alertname="InferenceCircuitBreakerOpen"}[5m]))' \
+    "$PROM_URL/api/v1/query" | jq -r '[.data.result[].metric.alertstate] | sort | join(" and ")')"
+  [[ -n "$seen" ]] && pass "Prometheus saw the outage: InferenceCircuitBreakerOpen $seen" \
+    || failc "Prometheus: InferenceCircuitBreakerOpen neither pending nor firing during the outage ($PROM_URL/alerts)"
   check_no_restarts "$JID" "job through the outage"
 fi
 
@@ -244,18 +273,33 @@ if [[ "$MODEL_BACKEND" != remote ]]; then
     pass "SQL recipe score-live-events: ML_PREDICT over the live $TOPIC_EVENTS gave $rows predictions, all from the model ($(grep '^| +I |' "$log" | head -n 1 | tr -s ' '))"
   else failc "SQL recipe score-live-events: $rows rows, $served not fallbacks (log $log)"; fi
   log="$(run_recipe "$LOCAL_DIR/sql/task-completion.sql")"
-  rows="$(grep -cE '^\| +[a-z]+ \| +[0-9]+ \| +[0-9.]+ \| +(TRUE|FALSE) \|$' "$log")"
-  if [[ "$rows" -gt 0 ]]; then pass "SQL recipe task-completion: $rows features ($(grep -E '^\| +[a-z]+ \|' "$log" | head -n 1 | tr -s ' '))"
+  row='^\| +[a-z]+ \| +[0-9]+ \| +[0-9.]+ \| +(TRUE|FALSE) \|$'
+  rows="$(grep -cE "$row" "$log")"
+  if [[ "$rows" -gt 0 ]]; then pass "SQL recipe task-completion: $rows features ($(grep -E "$row" "$log" | head -n 1 | tr -s ' '))"
   else failc "SQL recipe task-completion: no feature row (log $log)"; fi
   log="$(run_recipe "$LOCAL_DIR/sql/predictions-and-kpis.sql")"
-  rows="$(grep -cE '^\| +[a-z]+ \| +[0-9]+ \| .* [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ \|' "$log")"
-  if [[ "$rows" -gt 0 ]]; then pass "SQL recipe predictions-and-kpis: $rows features with predictions and a KPI window ($(grep -E '^\| +[a-z]+ \|' "$log" | head -n 1 | tr -s ' '))"
+  row='^\| +[a-z]+ \| +[0-9]+ \| .* [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ \|'
+  rows="$(grep -cE "$row" "$log")"
+  if [[ "$rows" -gt 0 ]]; then pass "SQL recipe predictions-and-kpis: $rows features with predictions and a KPI window ($(grep -E "$row" "$log" | head -n 1 | tr -s ' '))"
   else failc "SQL recipe predictions-and-kpis: no feature with predictions and KPIs (log $log)"; fi
   sed "s/'max-batch-size'/'max-batchsize'/" "$LOCAL_DIR/sql/score-live-events.sql" >"$RUN/misspelt-option.sql"
   log="$(run_recipe "$RUN/misspelt-option.sql")"
   if grep -q "Unsupported options found for 'flinkai'" "$log" && grep -qx "max-batchsize" "$log"; then
     pass "SQL: a misspelt model option is refused, naming it (max-batchsize)"
   else failc "SQL: the misspelt option max-batchsize was not refused as expected (log $log)"; fi
+fi
+
+# 11. every query of the Grafana dashboard returns data from the live Prometheus; no alert fires on a healthy stack
+may_be_empty=()
+[[ "$MODEL_BACKEND" == remote ]] || may_be_empty+=(--may-be-empty "Circuit breaker" --may-be-empty "Remote model calls")
+[[ "${JOB_ARGS:-}" == *--model.cache.size* ]] || may_be_empty+=(--may-be-empty "Result cache hit ratio")
+if "$REPO_DIR/deploy/grafana/check-queries.sh" "$PROM_URL" "${may_be_empty[@]}" >"$LOGS/e2e-dashboard.log" 2>&1; then
+  pass "dashboard: $(tail -n 1 "$LOGS/e2e-dashboard.log"), $(grep -c '^.* OK ' "$LOGS/e2e-dashboard.log") with data"
+else failc "dashboard queries without data: $(grep -E '  (EMPTY|ERROR)' "$LOGS/e2e-dashboard.log" | grep -v allowed | sed -E 's/ +(EMPTY|ERROR).*//' | paste -sd, -) (log $LOGS/e2e-dashboard.log)"; fi
+if [[ "$MODEL_BACKEND" != remote ]]; then   # the remote run's outage fires the breaker and fallback alerts, rightly
+  firing="$(curl -s --max-time 10 -G --data-urlencode 'query=ALERTS{alertstate="firing"}' "$PROM_URL/api/v1/query" \
+    | jq -r '[.data.result[].metric | "\(.alertname) \(.job_name // .instance // "")"] | join(", ")')"
+  [[ -z "$firing" ]] && pass "no Prometheus alert fires on the healthy stack" || failc "alerts fire on the healthy stack: $firing ($PROM_URL/alerts)"
 fi
 
 if [[ "$DELIVERY" == exactly-once ]]; then

@@ -19,8 +19,9 @@ case "$cmd" in
     pid_of jobmanager >/dev/null || die "the JobManager is not running: deploy/local/up.sh first"
     start_taskmanager "$n"
     PART=$name wait_until "$name" "$LOGS/$name.log" 90 registered "$n"
-    PART=$name log "registered with the JobManager as $(cat "$PIDS/$name.rid")" ;;
-  stop) PART=$name stop_part "$name" ;;
+    PART=$name log "registered with the JobManager as $(cat "$PIDS/$name.rid")"
+    if pid_of prometheus >/dev/null; then "$REPO_DIR/deploy/prometheus/run-local.sh" targets; fi ;;
+  stop) PART=$name stop_part "$name"; if pid_of prometheus >/dev/null; then "$REPO_DIR/deploy/prometheus/run-local.sh" targets; fi ;;
   kill)
     pid="$(pid_of "$name")" || die "$name is not running"
     PART=$name log "kill -9 $pid"

@@ -30,6 +30,16 @@ if ((${#py_missing[@]})); then
     exit 1
   fi
 fi
+# The stack's Prometheus is Debian's package (deploy/prometheus/run-local.sh); without recommends: no node exporter.
+if [[ ! -x /usr/bin/prometheus ]]; then
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    PART=tools log "installing prometheus with apt-get"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } \
+      >"$LOGS/apt-prometheus.log" 2>&1 || fail tools "$LOGS/apt-prometheus.log" "apt-get install prometheus failed"
+  else
+    PART=tools die "Prometheus is missing: apt-get install prometheus (Debian's package)"
+  fi
+fi
 
 # --- 1. fetch: jars through Maven into .cache (once) -------------------------------------------------------------
 fetch() {
@@ -329,6 +339,7 @@ PART=taskmanager-1 wait_until taskmanager-1 "$LOGS/taskmanager-1.log" 90 \
   bash -c "curl -sf --max-time 5 $FLINK_URL/taskmanagers | jq -e '.taskmanagers | length > 0'"
 PART=sql-gateway wait_until sql-gateway "$LOGS/sql-gateway.log" 90 sql_gateway_ready
 PART=stack log "kafka, s3, $([[ "$MODEL_BACKEND" == remote ]] && echo 'model server, ')jobmanager, taskmanager, SQL Gateway up ($((SECONDS - T0)) s)"
+"$REPO_DIR/deploy/prometheus/run-local.sh" start
 
 # --- 6. topics, buckets, model -------------------------------------------------------------------------------------
 # Topics, buckets and the model are checked once per start of the broker and the S3 store (stamps in run/), so a
@@ -435,6 +446,7 @@ Local stack up in $((SECONDS - T0)) s.
   Model:          $([[ "$MODEL_BACKEND" == remote ]] && echo "$MODEL_SERVER_URI (falls back to $MODEL_URI in-process)" || echo "$MODEL_URI, in-process")
   Metrics:        curl -s http://127.0.0.1:9250/metrics | grep '^flink_taskmanager_job_task_operator_inference_'
                   (Prometheus format; JobManager on 9249, TaskManagers from 9250)
+  Prometheus:     http://$PROMETHEUS_HOST:$PROMETHEUS_PORT   (alerts: /alerts; rules: deploy/prometheus/rules)
   SQL:            deploy/local/sql.sh    (SQL client on the SQL Gateway, REST http://$SQL_GATEWAY_HOST:$SQL_GATEWAY_PORT)
   S3:             $S3_ENDPOINT  (access key $S3_ACCESS_KEY, secret in deploy/local/stack.env)
   Logs:           $LOGS

@@ -8,8 +8,6 @@
 # (2 days kept), log: run/logs/prometheus.log, PID file: run/pids/prometheus.pid, all under deploy/local.
 set -euo pipefail
 source "$(dirname "$0")/../local/lib.sh"
-: "${PROMETHEUS_HOST:=127.0.0.1}"
-: "${PROMETHEUS_PORT:=9090}"
 PROMETHEUS="${PROMETHEUS:-/usr/bin/prometheus}"
 PROMETHEUS_CONFIG="$REPO_DIR/deploy/prometheus/prometheus-local.yml"
 TARGETS="$CONF/prometheus"   # prometheus-local.yml reads its file_sd files here
