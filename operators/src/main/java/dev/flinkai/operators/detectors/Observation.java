@@ -1,0 +1,51 @@
+package dev.flinkai.operators.detectors;
+
+import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.Prediction;
+import dev.flinkai.schemas.UserEvent;
+
+/**
+ * One user event as the ops job counts it: its feature, the model version that scored it ({@link #UNSCORED} when no
+ * prediction came), the latency the user saw, its task outcome and what the model answered. A public-field POJO, so
+ * Flink serializes it without Kryo.
+ */
+public class Observation {
+    /** The model version of an event no prediction was seen for. */
+    public static final String UNSCORED = "none";
+    /** The feature of an event that names none. */
+    public static final String NO_FEATURE = "none";
+
+    public String feature;
+    public String modelVersion;
+    public long eventTimeMillis;
+    /** The latency the user saw; 0 when the event has none. */
+    public int latencyMillis;
+    public boolean taskOutcome;
+    public boolean taskFailed;
+    public boolean predicted;
+    public boolean fallback;
+    /** The predicted label; null when not predicted. */
+    public String label;
+
+    public Observation() {}
+
+    /** {@code event} with what {@code prediction} (null: none came) said of it. */
+    public static Observation of(UserEvent event, Prediction prediction) {
+        Observation o = new Observation();
+        o.feature = event.getFeature() == null ? NO_FEATURE : event.getFeature();
+        o.eventTimeMillis = event.getEventTimeMillis();
+        o.latencyMillis = event.getLatencyMillis();
+        o.taskOutcome = event.getEventType() == EventType.TASK_OUTCOME && event.getSuccess() != null;
+        o.taskFailed = o.taskOutcome && !event.getSuccess();
+        o.predicted = prediction != null;
+        o.modelVersion = o.predicted ? prediction.getModelVersion() : UNSCORED;
+        o.fallback = o.predicted && prediction.getFallback();
+        o.label = o.predicted ? prediction.getLabel() : null;
+        return o;
+    }
+
+    /** The series it belongs to: its feature served by its model version. */
+    public String seriesKey() {
+        return "feature=" + feature + ",model=" + modelVersion;
+    }
+}

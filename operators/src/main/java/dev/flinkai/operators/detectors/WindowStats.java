@@ -1,0 +1,28 @@
+package dev.flinkai.operators.detectors;
+
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * What one event-time window saw of one assistant feature served by one model version: the input of the detectors.
+ * Counts rather than rates, so windows can be pooled with their weights (a regression baseline) and a rate over too
+ * few samples can be told apart from a measured zero. A latency is {@code NaN} when the window had none.
+ *
+ * @param labelCounts predictions per predicted label
+ */
+public record WindowStats(String feature, String modelVersion, long windowEndMillis, long events,
+                          double latencyP50Millis, double latencyP95Millis, double latencyP99Millis,
+                          long taskOutcomes, long taskFailures, long predictions, long fallbacks,
+                          Map<String, Long> labelCounts) {
+
+    public WindowStats {
+        Objects.requireNonNull(feature, "feature");
+        Objects.requireNonNull(modelVersion, "modelVersion");
+        labelCounts = Map.copyOf(labelCounts);
+    }
+
+    /** The series a feature's detectors watch, and the start of its alerts' condition keys. */
+    public String seriesKey() {
+        return "feature=" + feature + ",model=" + modelVersion;
+    }
+}
