@@ -213,4 +213,50 @@ class DetectorFunctionTest {
             assertThat(harness.extractOutputValues()).isEmpty();
         }
     }
+
+    /**
+     * Model 1.0.0 is slow when 2.0.0 replaces it: its alert resolves once it has reported nothing for staleAfter (5
+     * windows), not before.
+     */
+    @Test
+    void aReplacedVersionsAlertsResolveWhenItGoesStale() throws Exception {
+        IntFunction<WindowStats> rollout = i -> i < 5 ? window("1.0.0", i, i < 3 ? 700 : 1_500, 1, 5)
+                : window("2.0.0", i, 700, 1, 5);
+        try (var harness = harness(SETTINGS)) {
+            harness.open();
+            assertThat(feed(harness, rollout, 0, 5)).extracting(Alert::getState, Alert::getSeverity)
+                    .containsExactly(tuple(AlertState.FIRING, AlertSeverity.WARNING));
+            assertThat(feed(harness, rollout, 5, 9)).isEmpty();
+            assertThat(feed(harness, rollout, 9, 12)).singleElement().satisfies(a -> {
+                assertThat(a.getKey()).isEqualTo(P99_KEY);
+                assertThat(a.getState()).isEqualTo(AlertState.RESOLVED);
+                assertThat(a.getLastSeenMillis()).isEqualTo(end(4));
+                assertThat(a.getMessage()).startsWith("model 1.0.0 reported no window since " + end(4));
+            });
+        }
+    }
+
+    /**
+     * 2.0.0 is slow (beyond the limit and slower than 1.0.0) and replaced by 3.0.0; when 4.0.0 comes, 2.0.0 is two
+     * versions old: its state goes and its alerts resolve at once.
+     */
+    @Test
+    void aVersionTwoVersionsOldIsDroppedWithItsAlerts() throws Exception {
+        IntFunction<WindowStats> rollouts = i -> i < 5 ? window("1.0.0", i, 700, 1, 5)
+                : i < 7 ? window("2.0.0", i, 1_500, 1, 5) : i < 9 ? window("3.0.0", i, 700, 1, 5)
+                : window("4.0.0", i, 700, 1, 5);
+        try (var harness = harness(SETTINGS)) {
+            harness.open();
+            assertThat(feed(harness, rollouts, 0, 7)).extracting(Alert::getKind, Alert::getKey).containsExactlyInAnyOrder(
+                    tuple(AlertKind.THRESHOLD, "feature=chat,model=2.0.0,metric=latencyP99"),
+                    tuple(AlertKind.REGRESSION, "feature=chat,model=2.0.0,previous=1.0.0,metric=latencyP99"));
+            assertThat(feed(harness, rollouts, 7, 9)).as("3.0.0 replaced 1.0.0, 2.0.0 not stale yet").isEmpty();
+            List<Alert> dropped = feed(harness, rollouts, 9, 10);
+            assertThat(dropped).hasSize(2).allSatisfy(a -> {
+                assertThat(a.getState()).isEqualTo(AlertState.RESOLVED);
+                assertThat(a.getKey()).contains("model=2.0.0");
+                assertThat(a.getMessage()).startsWith("model 2.0.0 is two versions old on chat");
+            });
+        }
+    }
 }
