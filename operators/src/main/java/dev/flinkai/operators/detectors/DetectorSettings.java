@@ -2,6 +2,7 @@ package dev.flinkai.operators.detectors;
 
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.Map;
 
@@ -98,19 +99,43 @@ public final class DetectorSettings implements Serializable {
             return this;
         }
 
-        public Builder noLimit(Metric metric) {
-            limits.remove(metric);
+        /**
+         * Limits as the job's settings give them, e.g. {@code latencyP99=1000,errorRate=0.001}: these replace every
+         * default limit; an empty text sets none.
+         */
+        public Builder limits(String spec) {
+            limits.clear();
+            parse(spec, "limits").forEach(limits::put);
             return this;
+        }
+
+        /** Anomaly floors as the job's settings give them, e.g. {@code latencyP99=20,throughput=5}: see {@link #limits}. */
+        public Builder anomalyFloors(String spec) {
+            anomalyFloors.clear();
+            parse(spec, "anomaly floors").forEach(anomalyFloors::put);
+            return this;
+        }
+
+        private static Map<Metric, Double> parse(String spec, String what) {
+            Map<Metric, Double> parsed = new EnumMap<>(Metric.class);
+            for (String pair : spec.split(",")) {
+                if (pair.isBlank()) {
+                    continue;
+                }
+                String[] parts = pair.split("=", 2);
+                try {
+                    parsed.put(Metric.byId(parts[0].trim()), Double.parseDouble(parts[1].trim()));
+                } catch (RuntimeException e) {
+                    throw new IllegalArgumentException("Invalid " + what + " '" + spec + "': each must be metric=number"
+                            + " with a metric of " + Arrays.stream(Metric.values()).map(m -> m.id).toList(), e);
+                }
+            }
+            return parsed;
         }
 
         /** Default: throughput 5 events, latencyP99 20 ms, errorRate 0.005, fallbackRate 0.01. */
         public Builder anomalyFloor(Metric metric, double floor) {
             anomalyFloors.put(metric, floor);
-            return this;
-        }
-
-        public Builder noAnomalies(Metric metric) {
-            anomalyFloors.remove(metric);
             return this;
         }
 

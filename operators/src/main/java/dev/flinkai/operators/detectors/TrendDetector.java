@@ -33,10 +33,6 @@ public final class TrendDetector implements Serializable {
         this.minFit = minFit;
     }
 
-    public int windows() {
-        return windows;
-    }
-
     /**
      * @param recent the metric in the latest windows, oldest first, this window last (measured ones only)
      * @param limit  the metric's threshold
