@@ -66,8 +66,9 @@ public class DetectorFunction extends KeyedProcessFunction<String, WindowStats, 
         long windowEnd = window.windowEndMillis();
         SeriesState.VersionSeries series = feature.versions.get(window.modelVersion());
         if (series == null) {
-            if (feature.versions.size() == 2) {
-                SeriesState.VersionSeries oldest = feature.versions.values().iterator().next();
+            List<SeriesState.VersionSeries> models = feature.models();
+            if (models.size() == 2 && !window.modelVersion().equals(Observation.UNSCORED)) {
+                SeriesState.VersionSeries oldest = models.get(0);
                 feature.versions.remove(oldest.version);
                 send(oldest.alerts.resolveAll("model " + oldest.version + " is two versions old on "
                         + window.feature()), out);

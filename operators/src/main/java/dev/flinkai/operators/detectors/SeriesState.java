@@ -1,7 +1,6 @@
 package dev.flinkai.operators.detectors;
 
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,7 +8,8 @@ import java.util.Map;
 /**
  * What the {@link DetectorFunction} keeps of one feature between windows: the latest windows and the active alerts
  * of the model versions it was served by, at most two (the current one and the one before, the regression baseline),
- * oldest first.
+ * oldest first, and of its unscored events ({@link Observation#UNSCORED}), which are no model version: they take no
+ * version's place and are never a baseline.
  */
 public final class SeriesState {
 
@@ -17,14 +17,15 @@ public final class SeriesState {
     /** The end of the latest window of any version: the expiry timer counts from it. */
     long lastWindowEndMillis = Long.MIN_VALUE;
 
+    /** The model versions, oldest first: the unscored events' series left out. */
+    List<VersionSeries> models() {
+        return versions.values().stream().filter(v -> !v.version.equals(Observation.UNSCORED)).toList();
+    }
+
     /** The version served before {@code series}, when {@code series} is the newer of two; else null. */
     VersionSeries previousOf(VersionSeries series) {
-        if (versions.size() < 2) {
-            return null;
-        }
-        Iterator<VersionSeries> oldestFirst = versions.values().iterator();
-        VersionSeries older = oldestFirst.next();
-        return oldestFirst.next() == series ? older : null;
+        List<VersionSeries> models = models();
+        return models.size() == 2 && models.get(1) == series ? models.get(0) : null;
     }
 
     /** The windows (oldest first, a bounded number) and alerts of one model version of the feature. */

@@ -259,4 +259,23 @@ class DetectorFunctionTest {
             });
         }
     }
+
+    /**
+     * Windows of unscored events (no prediction came) beside 1.0.0's take no model version's place: when 2.0.0 comes
+     * with more fallbacks, the regression compares it with 1.0.0, not with the unscored events.
+     */
+    @Test
+    void unscoredEventsAreNoModelVersion() throws Exception {
+        try (var harness = harness(SETTINGS)) {
+            harness.open();
+            List<Alert> alerts = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                WindowStats model = i < 15 ? window("1.0.0", i, 700, 1, 5) : window("2.0.0", i, 700, 1, 45);
+                WindowStats unscored = window(Observation.UNSCORED, i, 700, 1, 0);
+                alerts.addAll(feed(harness, j -> j == 0 ? model : unscored, 0, 2));
+            }
+            assertThat(alerts).filteredOn(a -> a.getKind() == AlertKind.REGRESSION).extracting(Alert::getKey)
+                    .containsExactly("feature=chat,model=2.0.0,previous=1.0.0,metric=fallbackRate");
+        }
+    }
 }
