@@ -14,7 +14,9 @@ public enum Metric {
     LATENCY_P95("latencyP95", true, WindowStats::latencyP95Millis, WindowStats::events),
     LATENCY_P99("latencyP99", true, WindowStats::latencyP99Millis, WindowStats::events),
     ERROR_RATE("errorRate", true, s -> ratio(s.taskFailures(), s.taskOutcomes()), WindowStats::taskOutcomes),
-    FALLBACK_RATE("fallbackRate", true, s -> ratio(s.fallbacks(), s.predictions()), WindowStats::predictions);
+    FALLBACK_RATE("fallbackRate", true, s -> ratio(s.fallbacks(), s.predictions()), WindowStats::predictions),
+    PIPELINE_P99("pipelineP99", true, WindowStats::pipelineP99Millis, WindowStats::predictions),
+    DEAD_LETTER_RATE("deadLetterRate", true, s -> ratio(s.deadLetters(), s.events()), WindowStats::events);
 
     /** The name in alert keys and settings. */
     public final String id;

@@ -40,8 +40,10 @@ class ThresholdDetectorTest {
     @Test
     void aRateNeedsEnoughSamplesToBeMeasured() {
         ThresholdDetector errors = new ThresholdDetector(Metric.ERROR_RATE, 0.001);
-        WindowStats few = new WindowStats("chat", "1", 60_000, 10, 1, 2, 3, 10, 1, 0, 0, Map.of());
-        WindowStats many = new WindowStats("chat", "1", 60_000, 1_000, 1, 2, 3, 1_000, 2, 0, 0, Map.of());
+        WindowStats few = new WindowStats("chat", "1", 60_000, 10, 1, 2, 3, 10, 1, 0, 0, Map.of(), Double.NaN,
+                Double.NaN, 0);
+        WindowStats many = new WindowStats("chat", "1", 60_000, 1_000, 1, 2, 3, 1_000, 2, 0, 0, Map.of(), Double.NaN,
+                Double.NaN, 0);
         assertThat(Metric.ERROR_RATE.of(few, 20)).isNaN();
         assertThat(errors.check(SERIES, Metric.ERROR_RATE.of(few, 20))).isEmpty();
         assertThat(Metric.ERROR_RATE.of(many, 20)).isEqualTo(0.002);
