@@ -121,7 +121,7 @@ class KafkaSaslSslIT {
         }).isInstanceOf(ExecutionException.class).hasCauseInstanceOf(SaslAuthenticationException.class);
     }
 
-    /** The main job's settings as deploy/k8s passes them: the CA file as an argument, the password in the environment. */
+    /** The main job's settings as deploy/k8s passes them: the CA file as an argument, the password in the env. */
     private static ContextInferenceSettings settings(boolean trustTheTestCa, String password) {
         List<String> args = new ArrayList<>(List.of(
                 "--kafka.bootstrap-servers", broker.bootstrapServers(),
