@@ -87,7 +87,18 @@ public final class WindowStatsAccumulator {
     WindowStats toStats(long windowEndMillis) {
         return new WindowStats(feature, modelVersion, windowEndMillis, events, quantile(latencies, 0.5),
                 quantile(latencies, 0.95), quantile(latencies, 0.99), taskOutcomes, taskFailures, predictions, fallbacks,
-                labelCounts, quantile(pipelineLatencies, 0.5), quantile(pipelineLatencies, 0.99), deadLetters);
+                labelCounts, quantile(pipelineLatencies, 0.5), quantile(pipelineLatencies, 0.99), deadLetters,
+                quantileError(latencies, 0.99));
+    }
+
+    /** About one standard error of the quantile at {@code rank}, from the order statistics around it. */
+    private static double quantileError(KllDoublesSketch sketch, double rank) {
+        if (sketch.isEmpty()) {
+            return Double.NaN;
+        }
+        double rankError = 2 * Math.sqrt(rank * (1 - rank) / sketch.getN());
+        return (sketch.getQuantile(Math.min(1, rank + rankError)) - sketch.getQuantile(Math.max(0, rank - rankError)))
+                / 4;
     }
 
     private static double quantile(KllDoublesSketch sketch, double rank) {

@@ -33,7 +33,7 @@ public final class WindowStatsSerializer extends TypeSerializerSingleton<WindowS
     @Override
     public WindowStats createInstance() {
         return new WindowStats("", "", 0, 0, Double.NaN, Double.NaN, Double.NaN, 0, 0, 0, 0, Map.of(), Double.NaN,
-                Double.NaN, 0);
+                Double.NaN, 0, Double.NaN);
     }
 
     @Override
@@ -73,6 +73,7 @@ public final class WindowStatsSerializer extends TypeSerializerSingleton<WindowS
         out.writeDouble(w.pipelineP50Millis());
         out.writeDouble(w.pipelineP99Millis());
         out.writeLong(w.deadLetters());
+        out.writeDouble(w.latencyP99ErrorMillis());
     }
 
     @Override
@@ -98,7 +99,7 @@ public final class WindowStatsSerializer extends TypeSerializerSingleton<WindowS
             labelCounts.put(in.readUTF(), in.readLong());
         }
         return new WindowStats(feature, modelVersion, windowEnd, events, p50, p95, p99, outcomes, failures,
-                predictions, fallbacks, labelCounts, in.readDouble(), in.readDouble(), in.readLong());
+                predictions, fallbacks, labelCounts, in.readDouble(), in.readDouble(), in.readLong(), in.readDouble());
     }
 
     @Override
