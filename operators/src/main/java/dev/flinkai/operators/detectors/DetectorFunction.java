@@ -1,11 +1,18 @@
 package dev.flinkai.operators.detectors;
 
 import dev.flinkai.schemas.Alert;
+import dev.flinkai.schemas.AlertState;
 
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 
@@ -25,8 +32,13 @@ import java.util.List;
  *
  * <p>A window that fires again (allowed lateness) replaces its numbers in the history but is not judged again: its
  * alerts were already decided.
+ *
+ * <p>The gauge {@code opsAlertsOpen} counts the alerts FIRING now, so Prometheus can alert on them: summed over the
+ * subtasks it is exact, also after a restore or a rescale (the counts are kept in union operator state and handed to
+ * subtask 0, while the alerts themselves move with their keys).
  */
-public class DetectorFunction extends KeyedProcessFunction<String, WindowStats, Alert> {
+public class DetectorFunction extends KeyedProcessFunction<String, WindowStats, Alert>
+        implements CheckpointedFunction {
     private static final long serialVersionUID = 1L;
 
     public static final String STATE_NAME = "ops-detector-series";
@@ -38,6 +50,8 @@ public class DetectorFunction extends KeyedProcessFunction<String, WindowStats, 
     private transient ValueState<SeriesState> state;
     private transient Counter alertsSent;
     private transient Counter windowsUpdated;
+    private transient ListState<Long> openAlertsState;
+    private transient long openAlerts;
 
     public DetectorFunction(DetectorSettings settings) {
         this.settings = settings;
@@ -54,6 +68,28 @@ public class DetectorFunction extends KeyedProcessFunction<String, WindowStats, 
         state = getRuntimeContext().getState(stateDescriptor());
         alertsSent = getRuntimeContext().getMetricGroup().counter("opsAlertsSent");
         windowsUpdated = getRuntimeContext().getMetricGroup().counter("opsWindowsUpdatedLate");
+        getRuntimeContext().getMetricGroup().gauge("opsAlertsOpen", () -> openAlerts);
+    }
+
+    @Override
+    public void initializeState(FunctionInitializationContext context) throws Exception {
+        openAlertsState = context.getOperatorStateStore()
+                .getUnionListState(new ListStateDescriptor<>("ops-open-alerts", Types.LONG));
+        if (context.isRestored() && getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() == 0) {
+            for (Long open : openAlertsState.get()) {
+                openAlerts += open;
+            }
+        }
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws Exception {
+        openAlertsState.update(List.of(openAlerts));
+    }
+
+    /** What this subtask's {@code opsAlertsOpen} gauge shows. */
+    long openAlerts() {
+        return openAlerts;
     }
 
     @Override
@@ -130,6 +166,11 @@ public class DetectorFunction extends KeyedProcessFunction<String, WindowStats, 
         for (Alert alert : alerts) {
             out.collect(alert);
             alertsSent.inc();
+            if (alert.getState() == AlertState.RESOLVED) {
+                openAlerts--;
+            } else if (alert.getFirstSeenMillis() == alert.getLastSeenMillis()) {
+                openAlerts++; // an episode's first record
+            }
         }
     }
 }

@@ -57,6 +57,10 @@ class DetectorFunctionTest {
                 WindowStats::feature, Types.STRING);
     }
 
+    private static DetectorFunction function(KeyedOneInputStreamOperatorTestHarness<String, WindowStats, Alert> harness) {
+        return (DetectorFunction) ((KeyedProcessOperator<?, ?, ?>) harness.getOperator()).getUserFunction();
+    }
+
     /** Feeds windows [from, to) and returns the alerts they raised. */
     private static List<Alert> feed(KeyedOneInputStreamOperatorTestHarness<String, WindowStats, Alert> harness,
                                     IntFunction<WindowStats> series, int from, int to) throws Exception {
@@ -141,7 +145,8 @@ class DetectorFunctionTest {
 
     /**
      * Snapshot in the spike's second window, restore into a new harness: the restored function continues the episode
-     * (CRITICAL in the third window, no second WARNING, the same id) exactly as the uninterrupted one does.
+     * (CRITICAL in the third window, no second WARNING, the same id) exactly as the uninterrupted one does, and its
+     * gauge of open alerts counts the two restored ones until they resolve.
      */
     @ParameterizedTest(name = "RocksDB: {0}")
     @ValueSource(booleans = {false, true})
@@ -166,7 +171,11 @@ class DetectorFunctionTest {
             }
             harness.initializeState(snapshot);
             harness.open();
-            restored = feed(harness, series, SPIKE_FROM + 2, 60);
+            assertThat(function(harness).openAlerts()).as("open after the restore").isEqualTo(2);
+            restored = feed(harness, series, SPIKE_FROM + 2, SPIKE_UNTIL - 1);
+            assertThat(function(harness).openAlerts()).as("open at the spike's end").isEqualTo(2);
+            restored.addAll(feed(harness, series, SPIKE_UNTIL - 1, 60));
+            assertThat(function(harness).openAlerts()).as("open once resolved").isZero();
         }
         assertThat(before).extracting(Alert::getSeverity).containsOnly(AlertSeverity.WARNING).hasSize(2);
         assertThat(restored).isEqualTo(uninterrupted);
