@@ -6,6 +6,12 @@ import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
 import dev.flinkai.schemas.UserProfile;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -24,7 +30,9 @@ import java.util.SplittableRandom;
  * model that sees the profile knows a new user better. It is drawn from the user id alone and leaves the event
  * sequence as it was.
  *
- * <p>Deterministic for a given seed and call sequence. Not thread-safe.
+ * <p>Deterministic for a given seed and call sequence. Its whole state can be taken ({@link #snapshot()}) and a
+ * simulator {@link #restore restored} from it continues exactly where the first one was: what a checkpointed generator
+ * needs to go on after a failure as if there had been none. Not thread-safe.
  */
 public final class UserBehaviourSimulator {
 
@@ -64,7 +72,9 @@ public final class UserBehaviourSimulator {
     private static final String[] ALL_FEATURES = {"chat", "search", "code", "summarize", "translate", "image", "agent"};
     private static final String[] LOCALES = {"en-US", "en-GB", "de-DE", "fr-FR", "es-ES", "ja-JP", "pt-BR"};
 
-    private final SplittableRandom random;
+    private static final int STATE_FORMAT = 1;
+
+    private final SplitMix64 random;
     private final int partition;
     private final int partitions;
     private final double[] popularityCdf;
@@ -81,7 +91,7 @@ public final class UserBehaviourSimulator {
         if (users < partitions) {
             throw new IllegalArgumentException("users (" + users + ") must be at least the partitions (" + partitions + ")");
         }
-        this.random = new SplittableRandom(seed * 1_000_003L + partition);
+        this.random = new SplitMix64(seed * 1_000_003L + partition);
         this.partition = partition;
         this.partitions = partitions;
         int local = (users - partition + partitions - 1) / partitions;
@@ -90,6 +100,73 @@ public final class UserBehaviourSimulator {
         java.util.Arrays.fill(lastType, (byte) -1);
         this.lastOutcome = new byte[local];
         this.sessionNumber = new int[local];
+    }
+
+    /**
+     * The simulator's state: its random stream's position and what each of its users did last. About 6 bytes per
+     * user of the partition.
+     */
+    public byte[] snapshot() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(32 + lastType.length * 6);
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeByte(STATE_FORMAT);
+            out.writeInt(partition);
+            out.writeInt(partitions);
+            out.writeInt(lastType.length);
+            out.writeLong(random.seed);
+            out.write(lastType);
+            out.write(lastOutcome);
+            for (int session : sessionNumber) {
+                out.writeInt(session);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /**
+     * A simulator that goes on from {@code state} (of {@link #snapshot()}) as the simulator it was taken from would
+     * have: the same users, events and random numbers.
+     *
+     * @throws IllegalArgumentException when the state is of another partitioning or number of users
+     */
+    public static UserBehaviourSimulator restore(byte[] state, long seed, int users, double zipfExponent,
+                                                 int partition, int partitions) {
+        UserBehaviourSimulator simulator = new UserBehaviourSimulator(seed, users, zipfExponent, partition, partitions);
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
+            int format = in.readUnsignedByte();
+            if (format != STATE_FORMAT) {
+                throw new IllegalArgumentException("Unknown simulator state format " + format);
+            }
+            int statePartition = in.readInt();
+            int statePartitions = in.readInt();
+            int local = in.readInt();
+            if (statePartition != partition || statePartitions != partitions || local != simulator.lastType.length) {
+                throw new IllegalArgumentException("The simulator state is of partition " + statePartition + " of "
+                        + statePartitions + " with " + local + " users, not of partition " + partition + " of "
+                        + partitions + " with " + simulator.lastType.length + " users");
+            }
+            simulator.random.seed = in.readLong();
+            in.readFully(simulator.lastType);
+            in.readFully(simulator.lastOutcome);
+            for (int i = 0; i < local; i++) {
+                simulator.sessionNumber[i] = in.readInt();
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException("Unreadable simulator state", e);
+        }
+        return simulator;
+    }
+
+    /** Which partition of how many a snapshot belongs to: {partition, partitions}. */
+    public static int[] partitionOf(byte[] state) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
+            in.readUnsignedByte();
+            return new int[] {in.readInt(), in.readInt()};
+        } catch (IOException e) {
+            throw new IllegalArgumentException("Unreadable simulator state", e);
+        }
     }
 
     /** Every assistant feature the simulated users use. */
@@ -226,5 +303,47 @@ public final class UserBehaviourSimulator {
         }
         cdf[n - 1] = 1.0;
         return cdf;
+    }
+
+    /**
+     * The numbers of {@link SplittableRandom}{@code (seed)} (SplitMix64, as the JDK computes them; checked against it
+     * by the tests), with a state that can be read and set: the seed.
+     */
+    static final class SplitMix64 {
+        private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L;
+        long seed;
+
+        SplitMix64(long seed) {
+            this.seed = seed;
+        }
+
+        long nextLong() {
+            long z = seed += GOLDEN_GAMMA;
+            z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+            z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+            return z ^ (z >>> 31);
+        }
+
+        int nextInt() {
+            long z = seed += GOLDEN_GAMMA;
+            z = (z ^ (z >>> 33)) * 0x62a9d9ed799705f5L;
+            return (int) (((z ^ (z >>> 28)) * 0xcb24d0a5c88c35b3L) >>> 32);
+        }
+
+        int nextInt(int bound) {
+            int m = bound - 1;
+            int r = nextInt();
+            if ((bound & m) == 0) {
+                return r & m;
+            }
+            for (int u = r >>> 1; u + m - (r = u % bound) < 0; u = nextInt() >>> 1) {
+                // reject over-represented candidates, as the JDK does
+            }
+            return r;
+        }
+
+        double nextDouble() {
+            return (nextLong() >>> 11) * 0x1.0p-53;
+        }
     }
 }

@@ -11,9 +11,11 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class UserBehaviourSimulatorTest {
 
@@ -60,5 +62,45 @@ class UserBehaviourSimulatorTest {
 
     private static double failureRate(int[] counts) {
         return (double) counts[1] / (counts[0] + counts[1]);
+    }
+
+    /** The simulator's own random stream is the JDK's SplittableRandom's, so the events (and training data) are too. */
+    @Test
+    void itsRandomNumbersAreSplittableRandoms() {
+        int[] bounds = {2, 3, 4, 7, 200, 400, 600, 1200, 1 << 20, Integer.MAX_VALUE};
+        for (long seed : new long[] {0, 1, 1_000_003L, -42, Long.MAX_VALUE}) {
+            SplittableRandom jdk = new SplittableRandom(seed);
+            UserBehaviourSimulator.SplitMix64 own = new UserBehaviourSimulator.SplitMix64(seed);
+            for (int i = 0; i < 100_000; i++) {
+                switch (i % 4) {
+                    case 0 -> assertThat(own.nextDouble()).isEqualTo(jdk.nextDouble());
+                    case 1 -> assertThat(own.nextLong()).isEqualTo(jdk.nextLong());
+                    case 2 -> assertThat(own.nextInt()).isEqualTo(jdk.nextInt());
+                    default -> {
+                        int bound = bounds[(i / 4) % bounds.length];
+                        assertThat(own.nextInt(bound)).as("nextInt(%d)", bound).isEqualTo(jdk.nextInt(bound));
+                    }
+                }
+            }
+        }
+    }
+
+    /** What a checkpointed generator relies on: a simulator restored from a snapshot goes on exactly as the first. */
+    @Test
+    void aRestoredSimulatorGoesOnAsTheOneItsSnapshotWasTakenFrom() {
+        UserBehaviourSimulator first = new UserBehaviourSimulator(5, 1_000, 0.8, 1, 3);
+        for (int i = 0; i < 2_000; i++) {
+            first.next("ev-" + i, 1_700_000_000_000L + i);
+        }
+        byte[] state = first.snapshot();
+        UserBehaviourSimulator restored = UserBehaviourSimulator.restore(state, 5, 1_000, 0.8, 1, 3);
+        for (int i = 2_000; i < 4_000; i++) {
+            assertThat(restored.next("ev-" + i, 1_700_000_000_000L + i)).isEqualTo(first.next("ev-" + i, 1_700_000_000_000L + i));
+        }
+        assertThat(UserBehaviourSimulator.partitionOf(state)).containsExactly(1, 3);
+        assertThatThrownBy(() -> UserBehaviourSimulator.restore(state, 5, 1_000, 0.8, 0, 3))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("partition 1 of 3");
+        assertThatThrownBy(() -> UserBehaviourSimulator.restore(state, 5, 2_000, 0.8, 1, 3))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("with 333 users");
     }
 }
