@@ -48,6 +48,7 @@ import static org.apache.flink.configuration.ConfigOptions.key;
  *
  * <pre>
  * flink run -c dev.flinkai.jobs.EventGeneratorJob flink-ai-jobs.jar --rate 1000 --users 100000 [--count N] [--run-id ID]
+ *   [--checkpoint.interval 2s]
  *   [--fault latency-spike|error-burst|traffic-drop --fault.feature chat --fault.start 5min --fault.duration 5min]
  * </pre>
  * The fault ({@link GeneratorFault}) shows the monitoring something to notice.
