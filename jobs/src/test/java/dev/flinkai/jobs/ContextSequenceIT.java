@@ -11,6 +11,7 @@ import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.api.common.state.CheckpointListener;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.core.execution.JobClient;
@@ -44,7 +45,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -69,7 +71,7 @@ class ContextSequenceIT {
     private static final int EVENTS = 3_000;
     private static final int USERS = 60;
     private static final int FAILURES = 3;
-    private static final int EVENTS_PER_SECOND = 400;
+    private static final int EVENTS_PER_SECOND = 500;
 
     @RegisterExtension
     static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
@@ -113,24 +115,31 @@ class ContextSequenceIT {
         awaitTopics(events, predictions, "dead-letters-" + suffix, "model-events-" + suffix, "profiles-" + suffix,
                 "model-updates-" + suffix);
 
+        // Failure k comes at a random record of the k-th attempt (its replay included): during the replay, or after
+        // one or more checkpoints of new events. The first one after 2 s of events or more, so that at least one
+        // failover restores contexts (some from the heap cache) from a checkpoint.
         Random random = new Random(seed);
-        List<UserEvent> input = simulatedEvents(seed);
-        long[] failAt = random.longs(FAILURES, 1, EVENTS).sorted().toArray();
+        long[] failAt = random.longs(FAILURES, 50, 2_500).toArray();
+        failAt[0] = 1_000 + random.nextInt(1_500);
         FailAtRandomPoints.arm(failAt);
 
         JobClient job = startJob(suffix, checkpoints);
-        CompletableFuture<Void> pumped = CompletableFuture.runAsync(() -> pump(events, input));
-        List<Prediction> committed = decode(kafka.readCommitted(predictions, EVENTS, Duration.ofSeconds(100)));
-        pumped.get();
-        assertThat(committed.size()).as("predictions within 100 s (seed %d)", seed).isGreaterThanOrEqualTo(EVENTS);
+        // Events from the first checkpoint on (rather than a backlog read at once): failures fall between checkpoints.
+        awaitCompletedCheckpoints(miniCluster, job.getJobID(), 1);
+        List<UserEvent> input = new ArrayList<>();
+        pump(events, seed, input);
+        List<Prediction> committed = decode(kafka.readCommitted(predictions, input.size(), Duration.ofSeconds(100)));
+        assertThat(committed.size()).as("predictions within 100 s (seed %d)", seed).isGreaterThanOrEqualTo(input.size());
         // One more checkpoint: nothing may appear twice once more transactions commit.
         awaitCompletedCheckpoints(miniCluster, job.getJobID(), completedCheckpoints(miniCluster, job.getJobID()) + 1);
         committed = decode(kafka.readAllCommitted(predictions));
         int failovers = failoversOf(miniCluster, job.getJobID());
         job.cancel().get();
 
-        assertThat(FailAtRandomPoints.FIRED.get()).as("injected failures, at records %s (seed %d)",
-                Arrays.toString(failAt), seed).isEqualTo(FAILURES);
+        System.out.println("ContextSequenceIT seed " + seed + ": " + input.size() + " events, failures at records "
+                + Arrays.toString(failAt) + " of attempts 0.." + (FAILURES - 1) + ", after checkpoints "
+                + FailAtRandomPoints.AFTER_CHECKPOINT);
+        assertThat(FailAtRandomPoints.FIRED.get()).as("injected failures (seed %d)", seed).isEqualTo(FAILURES);
         assertThat(failovers).as("failovers (seed %d)", seed).isEqualTo(FAILURES);
         assertSequencesWithoutGapsOrRepeats(committed, input, seed);
     }
@@ -216,36 +225,32 @@ class ContextSequenceIT {
         }
     }
 
-    private static List<UserEvent> simulatedEvents(long seed) {
+    /**
+     * Sends simulated events as time passes (so checkpoints and failures fall between them), at least {@link #EVENTS}
+     * and on until every failure was injected, into {@code sent}.
+     */
+    private static void pump(String topic, long seed, List<UserEvent> sent) throws Exception {
         UserBehaviourSimulator simulator = new UserBehaviourSimulator(seed, USERS, 0.8, 0, 1);
-        long start = System.currentTimeMillis();
-        List<UserEvent> events = new ArrayList<>(EVENTS);
-        for (int i = 0; i < EVENTS; i++) {
-            events.add(simulator.next("seq-" + Long.toString(seed, 36) + "-" + i, start + i));
-        }
-        return events;
-    }
-
-    /** Sends the events as time passes, so checkpoints and failures fall between them. */
-    private static void pump(String topic, List<UserEvent> events) {
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         int perTick = EVENTS_PER_SECOND / 20;
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         try (KafkaProducer<byte[], byte[]> producer =
                      new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
-            for (int i = 0; i < events.size(); i++) {
-                UserEvent e = events.get(i);
+            for (int i = 0; i < EVENTS || FailAtRandomPoints.FIRED.get() < FAILURES; i++) {
+                UserEvent e = simulator.next("seq-" + Long.toString(seed, 36) + "-" + i, System.currentTimeMillis());
+                sent.add(e);
                 producer.send(new ProducerRecord<>(topic, e.getUserId().getBytes(StandardCharsets.UTF_8), avro(e)));
                 if (i % perTick == perTick - 1) {
                     producer.flush();
                     Thread.sleep(50);
                 }
+                if (System.nanoTime() > deadline) {
+                    break; // the assertions say what did not happen
+                }
             }
             producer.flush();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new RuntimeException(e);
         }
     }
 
@@ -314,32 +319,43 @@ class ContextSequenceIT {
     }
 
     /**
-     * Throws when the records passed (all subtasks and attempts together, replays included) reach each planned point,
-     * once per attempt: the failures fall wherever the stream is then, before or after a checkpoint, with transactions
+     * Throws once in each of the first attempts, when the records it passed (both subtasks, replayed ones included)
+     * reach that attempt's planned point: wherever the stream is then, before or after a checkpoint, with transactions
      * open.
      */
-    static final class FailAtRandomPoints extends RichMapFunction<ReceivedRecord, ReceivedRecord> {
-        static final AtomicLong PASSED = new AtomicLong();
+    static final class FailAtRandomPoints extends RichMapFunction<ReceivedRecord, ReceivedRecord>
+            implements CheckpointListener {
+        static final Map<Integer, AtomicLong> PASSED_IN_ATTEMPT = new ConcurrentHashMap<>();
         static final AtomicInteger FIRED = new AtomicInteger();
+        static final AtomicLong LAST_CHECKPOINT = new AtomicLong();
+        /** Per failure, the checkpoint completed last before it (0: none, the job starts from scratch). */
+        static final List<Long> AFTER_CHECKPOINT = new CopyOnWriteArrayList<>();
         private static volatile long[] failAt = new long[0];
 
         static void arm(long[] points) {
             failAt = points.clone();
-            PASSED.set(0);
+            PASSED_IN_ATTEMPT.clear();
             FIRED.set(0);
+            LAST_CHECKPOINT.set(0);
+            AFTER_CHECKPOINT.clear();
         }
 
         @Override
         public ReceivedRecord map(ReceivedRecord record) {
-            long passed = PASSED.incrementAndGet();
-            int fired = FIRED.get();
-            // One failure per attempt: the other subtask of an attempt that already failed is about to be cancelled.
-            boolean attemptFailed = getRuntimeContext().getTaskInfo().getAttemptNumber() < fired;
-            if (fired < failAt.length && !attemptFailed && passed >= failAt[fired]
-                    && FIRED.compareAndSet(fired, fired + 1)) {
-                throw new IllegalStateException("Injected failure " + (fired + 1) + " at record " + passed);
+            // Attempt k runs after k failovers (the job is one failover region: every task restarts).
+            int attempt = getRuntimeContext().getTaskInfo().getAttemptNumber();
+            long passed = PASSED_IN_ATTEMPT.computeIfAbsent(attempt, a -> new AtomicLong()).incrementAndGet();
+            if (attempt < failAt.length && passed == failAt[attempt] && FIRED.compareAndSet(attempt, attempt + 1)) {
+                AFTER_CHECKPOINT.add(LAST_CHECKPOINT.get());
+                throw new IllegalStateException("Injected failure " + (attempt + 1) + " at record " + passed
+                        + " of attempt " + attempt + ", after checkpoint " + LAST_CHECKPOINT.get());
             }
             return record;
+        }
+
+        @Override
+        public void notifyCheckpointComplete(long checkpointId) {
+            LAST_CHECKPOINT.accumulateAndGet(checkpointId, Math::max);
         }
     }
 }
