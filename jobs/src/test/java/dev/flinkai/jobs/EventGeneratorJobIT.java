@@ -120,6 +120,18 @@ class EventGeneratorJobIT {
                 .map(e -> e.getKey() + ": " + e.getValue()).toList();
         assertThat(twice).as("event ids written more than once (read_committed)").isEmpty();
         assertThat(committed).as("committed events").hasSize(EVENTS);
+        // A read_uncommitted reader also sees the aborted attempt's events: made again from the restored simulators,
+        // they differ from their committed namesakes in their event time (the wall clock's) only.
+        Map<String, UserEvent> committedById = new HashMap<>();
+        committed.forEach(e -> committedById.put(e.getEventId(), e));
+        List<String> abortedUnlike = new ArrayList<>();
+        for (UserEvent e : everything) {
+            UserEvent c = committedById.get(e.getEventId());
+            if (c == null || !UserEvent.newBuilder(e).setEventTimeMillis(c.getEventTimeMillis()).build().equals(c)) {
+                abortedUnlike.add(e + " vs committed " + c);
+            }
+        }
+        assertThat(abortedUnlike).as("uncommitted events unlike the committed one of their id").isEmpty();
 
         // The simulators came back with their state: per subtask (its share of the users), in sequence order, the
         // events are exactly those of a simulator that never failed (the event time is the wall clock's).
