@@ -188,8 +188,8 @@ public final class EventGeneratorJob {
 
     /**
      * One simulator per subtask, each owning its own share of the users, with the fault played in. Its state is
-     * checkpointed; a subtask restored at another parallelism (whose share of the users changed) starts its users
-     * afresh.
+     * checkpointed; restored at another parallelism, each subtask takes over its new share of the users where they
+     * were.
      */
     static final class SimulatedUsers extends RichMapFunction<Long, UserEvent> implements CheckpointedFunction {
         private static final Logger LOG = LoggerFactory.getLogger(SimulatedUsers.class);
@@ -213,7 +213,9 @@ public final class EventGeneratorJob {
 
         @Override
         public void initializeState(FunctionInitializationContext context) throws Exception {
-            state = context.getOperatorStateStore().getListState(
+            // Union: every subtask gets every simulator's state, so after a rescale each finds its users' wherever
+            // they were.
+            state = context.getOperatorStateStore().getUnionListState(
                     new ListStateDescriptor<>("simulator", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
             restored = new ArrayList<>();
             state.get().forEach(restored::add);
@@ -223,18 +225,15 @@ public final class EventGeneratorJob {
         public void open(OpenContext openContext) {
             int partition = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
             int partitions = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
-            for (byte[] snapshot : restored) {
-                int[] of = UserBehaviourSimulator.partitionOf(snapshot);
-                if (of[0] == partition && of[1] == partitions) {
-                    simulator = UserBehaviourSimulator.restore(snapshot, seed, users, zipf, partition, partitions);
-                    return;
+            simulator = new UserBehaviourSimulator(seed, users, zipf, partition, partitions);
+            if (!restored.isEmpty()) {
+                try {
+                    simulator = UserBehaviourSimulator.restore(restored, seed, users, zipf, partition, partitions);
+                } catch (IllegalArgumentException e) {
+                    LOG.warn("Cannot go on from the simulated users of the restored state (--{} changed?): subtask {} "
+                            + "starts its users afresh. {}", USERS.key(), partition, e.getMessage());
                 }
             }
-            if (!restored.isEmpty()) {
-                LOG.warn("Restored at parallelism {} from simulator state of another parallelism: the users of "
-                        + "subtask {} start afresh", partitions, partition);
-            }
-            simulator = new UserBehaviourSimulator(seed, users, zipf, partition, partitions);
         }
 
         @Override

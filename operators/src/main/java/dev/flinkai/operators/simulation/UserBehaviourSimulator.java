@@ -12,6 +12,9 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -32,7 +35,8 @@ import java.util.SplittableRandom;
  *
  * <p>Deterministic for a given seed and call sequence. Its whole state can be taken ({@link #snapshot()}) and a
  * simulator {@link #restore restored} from it continues exactly where the first one was: what a checkpointed generator
- * needs to go on after a failure as if there had been none. Not thread-safe.
+ * needs to go on after a failure as if there had been none (and, at another parallelism, with each user where they
+ * were). Not thread-safe.
  */
 public final class UserBehaviourSimulator {
 
@@ -126,46 +130,75 @@ public final class UserBehaviourSimulator {
     }
 
     /**
-     * A simulator that goes on from {@code state} (of {@link #snapshot()}) as the simulator it was taken from would
-     * have: the same users, events and random numbers.
+     * The simulator of {@code partition} of {@code partitions} that goes on from the snapshots ({@link #snapshot()}) of
+     * a run's simulators. With this partition's own snapshot it goes on exactly as the simulator it was taken from would
+     * have: the same users, events and random numbers. After a change of partitioning it takes each of its users' last
+     * event and session from whichever snapshot held the user, and draws a random stream of its own from the
+     * snapshots' streams.
      *
-     * @throws IllegalArgumentException when the state is of another partitioning or number of users
+     * @throws IllegalArgumentException when a snapshot is unreadable or of another number of users
      */
-    public static UserBehaviourSimulator restore(byte[] state, long seed, int users, double zipfExponent,
+    public static UserBehaviourSimulator restore(Collection<byte[]> states, long seed, int users, double zipfExponent,
                                                  int partition, int partitions) {
-        UserBehaviourSimulator simulator = new UserBehaviourSimulator(seed, users, zipfExponent, partition, partitions);
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
-            int format = in.readUnsignedByte();
-            if (format != STATE_FORMAT) {
-                throw new IllegalArgumentException("Unknown simulator state format " + format);
-            }
-            int statePartition = in.readInt();
-            int statePartitions = in.readInt();
-            int local = in.readInt();
-            if (statePartition != partition || statePartitions != partitions || local != simulator.lastType.length) {
-                throw new IllegalArgumentException("The simulator state is of partition " + statePartition + " of "
-                        + statePartitions + " with " + local + " users, not of partition " + partition + " of "
-                        + partitions + " with " + simulator.lastType.length + " users");
-            }
-            simulator.random.seed = in.readLong();
-            in.readFully(simulator.lastType);
-            in.readFully(simulator.lastOutcome);
-            for (int i = 0; i < local; i++) {
-                simulator.sessionNumber[i] = in.readInt();
-            }
-        } catch (IOException e) {
-            throw new IllegalArgumentException("Unreadable simulator state", e);
+        List<Snapshot> snapshots = new ArrayList<>();
+        for (byte[] state : states) {
+            snapshots.add(Snapshot.read(state, users));
         }
+        snapshots.sort(Comparator.comparingInt((Snapshot s) -> s.partitions).thenComparingInt(s -> s.partition));
+        UserBehaviourSimulator simulator = new UserBehaviourSimulator(seed, users, zipfExponent, partition, partitions);
+        long streams = seed * 1_000_003L + partition;
+        for (Snapshot snapshot : snapshots) {
+            if (snapshot.partition == partition && snapshot.partitions == partitions) {
+                simulator.random.seed = snapshot.randomSeed;
+                System.arraycopy(snapshot.lastType, 0, simulator.lastType, 0, simulator.lastType.length);
+                System.arraycopy(snapshot.lastOutcome, 0, simulator.lastOutcome, 0, simulator.lastOutcome.length);
+                System.arraycopy(snapshot.sessionNumber, 0, simulator.sessionNumber, 0, simulator.sessionNumber.length);
+                return simulator;
+            }
+            streams = streams * 31 + snapshot.randomSeed;
+            for (int local = 0; local < snapshot.lastType.length; local++) {
+                long user = (long) local * snapshot.partitions + snapshot.partition;
+                if (user % partitions == partition) {
+                    int mine = (int) (user / partitions);
+                    simulator.lastType[mine] = snapshot.lastType[local];
+                    simulator.lastOutcome[mine] = snapshot.lastOutcome[local];
+                    simulator.sessionNumber[mine] = snapshot.sessionNumber[local];
+                }
+            }
+        }
+        simulator.random.seed = new SplitMix64(streams).nextLong();
         return simulator;
     }
 
-    /** Which partition of how many a snapshot belongs to: {partition, partitions}. */
-    public static int[] partitionOf(byte[] state) {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
-            in.readUnsignedByte();
-            return new int[] {in.readInt(), in.readInt()};
-        } catch (IOException e) {
-            throw new IllegalArgumentException("Unreadable simulator state", e);
+    /** One simulator's state as {@link #snapshot()} wrote it. */
+    private record Snapshot(int partition, int partitions, long randomSeed, byte[] lastType, byte[] lastOutcome,
+                            int[] sessionNumber) {
+        static Snapshot read(byte[] state, int users) {
+            try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
+                int format = in.readUnsignedByte();
+                if (format != STATE_FORMAT) {
+                    throw new IllegalArgumentException("Unknown simulator state format " + format);
+                }
+                int partition = in.readInt();
+                int partitions = in.readInt();
+                int local = in.readInt();
+                if (local != (users - partition + partitions - 1) / partitions) {
+                    throw new IllegalArgumentException("The simulator state of partition " + partition + " of "
+                            + partitions + " holds " + local + " users: not a share of " + users + " users");
+                }
+                long randomSeed = in.readLong();
+                byte[] lastType = new byte[local];
+                in.readFully(lastType);
+                byte[] lastOutcome = new byte[local];
+                in.readFully(lastOutcome);
+                int[] sessionNumber = new int[local];
+                for (int i = 0; i < local; i++) {
+                    sessionNumber[i] = in.readInt();
+                }
+                return new Snapshot(partition, partitions, randomSeed, lastType, lastOutcome, sessionNumber);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("Unreadable simulator state", e);
+            }
         }
     }
 
