@@ -13,7 +13,9 @@ import org.apache.flink.api.common.functions.RichMapFunction;
 import org.apache.flink.api.common.state.CheckpointListener;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -29,8 +31,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -150,6 +154,63 @@ class EventGeneratorJobIT {
             }
             assertThat(different).as("events of subtask %d unlike a failure-free run's", partition).isEmpty();
         }
+    }
+
+    /**
+     * Stopped with a savepoint at parallelism 2 and resumed from it at 1: every event id once, none lost, and each user
+     * goes on in their session (a user's session numbers never go back, as they would with users started afresh).
+     */
+    @Test
+    void resumedAtAnotherParallelismItGoesOnWithTheSameUsersAndWritesEachIdOnce(@TempDir Path savepoints)
+            throws Exception {
+        String topic = "rescaled-" + UUID.randomUUID().toString().substring(0, 8);
+        kafka.createTopics(2, topic);
+        awaitTopic(topic);
+        Settings s = EventGeneratorJob.settings(new String[] {
+                "--kafka.bootstrap-servers", kafka.bootstrapServers(), "--topic.events", topic,
+                "--rate", "4000", "--users", Integer.toString(USERS), "--count", Integer.toString(EVENTS),
+                "--seed", Long.toString(SEED), "--run-id", RUN_ID, "--profiles", "false",
+                "--checkpoint.interval", "500ms"}, new Configuration(), Map.of());
+
+        JobClient first = startGenerator(s, 2, null);
+        assertThat(kafka.readCommitted(topic, EVENTS / 4, Duration.ofSeconds(60))).as("events before the savepoint")
+                .hasSizeGreaterThanOrEqualTo(EVENTS / 4);
+        String savepoint = first.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
+                .get(60, TimeUnit.SECONDS);
+        int beforeResume = kafka.readAllCommitted(topic).size();
+        startGenerator(s, 1, savepoint).getJobExecutionResult().get(120, TimeUnit.SECONDS);
+        List<ConsumerRecord<byte[], byte[]>> records = kafka.readAllCommitted(topic);
+        List<UserEvent> committed = decode(records);
+
+        assertThat(beforeResume).as("events before the savepoint").isBetween(1, EVENTS - 1);
+        assertThat(committed.stream().map(UserEvent::getEventId).distinct().count()).as("distinct event ids")
+                .isEqualTo(committed.size());
+        assertThat(committed).as("committed events").hasSize(EVENTS);
+        // A user's events share a Kafka partition and one subtask writes them at a time: offsets are their order.
+        Map<String, Integer> lastSession = new HashMap<>();
+        List<String> wentBack = new ArrayList<>();
+        for (UserEvent e : committed) {
+            int session = Integer.parseInt(e.getSessionId().substring(e.getSessionId().lastIndexOf("-s") + 2));
+            Integer last = lastSession.put(e.getUserId(), session);
+            if (last != null && session < last) {
+                wentBack.add(e.getUserId() + ": session " + session + " after " + last);
+            }
+        }
+        assertThat(wentBack).as("users whose sessions started over").isEmpty();
+    }
+
+    private static JobClient startGenerator(Settings s, int parallelism, String savepoint) throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        if (savepoint != null) {
+            Configuration restore = new Configuration();
+            restore.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint);
+            env.configure(restore);
+        }
+        env.setParallelism(parallelism);
+        EventGeneratorJob.configure(env, s);
+        PipelineOperator.GENERATOR_SINK.on(EventGeneratorJob.simulatedEvents(env, s, RUN_ID, System.currentTimeMillis())
+                .sinkTo(EventGeneratorJob.eventSink(KafkaAccess.plaintext(kafka.bootstrapServers()), s)));
+        return env.executeAsync("event-generator-it-p" + parallelism);
     }
 
     private static long sequenceNumber(UserEvent e) {
