@@ -249,6 +249,24 @@ publish_and_check "$REPO_DIR/notebooks/model/next_event_mlp.pt" 1.0.0   # roll b
 out="$("$LOCAL_DIR/model.sh" status 2>&1)" && pass "model.sh status: $(tr '\n' ' ' <<<"$out")" || failc "model.sh status: $out"
 check_no_restarts "$JID" "job through the model updates"
 
+# 9b. a producer in another language, built from the .avsc files alone (Node.js: kafkajs + avsc) writes 50 events
+# for three users; each gets exactly one prediction, for its user
+NODE_PRODUCER="$TOOLS/node-producer"
+if [[ ! -d "$NODE_PRODUCER/node_modules" ]] && command -v npm >/dev/null; then
+  (cd "$NODE_PRODUCER" && npm ci --no-audit --no-fund) >"$LOGS/e2e-node-producer.log" 2>&1
+fi
+if ! command -v node >/dev/null || [[ ! -d "$NODE_PRODUCER/node_modules" ]]; then
+  failc "Node.js producer: needs node and 'npm ci' in $NODE_PRODUCER (.ci/run installs both; log $LOGS/e2e-node-producer.log)"
+else
+  since="$(date +%s%3N)"
+  if node "$NODE_PRODUCER/produce.js" --bootstrap "$KAFKA_BOOTSTRAP" --topic "$TOPIC_EVENTS" --run "e2e-$since" \
+      --users node-user-1,node-user-2,node-user-3 --count 50 >"$RUN/e2e-node-events.tsv" 2>>"$LOGS/e2e-node-producer.log"; then
+    if out="$(predictions_tool events "$since" 120 "$RUN/e2e-node-events.tsv" 2>&1)"; then
+      pass "Node.js producer (kafkajs + avsc, from schemas/*.avsc): $out"
+    else failc "Node.js producer's events: $out"; fi
+  else failc "Node.js producer failed: $(tail -n 1 "$LOGS/e2e-node-producer.log")"; fi
+fi
+
 # 10. the SQL path: the KPI job runs and writes kpis; the SQL Gateway answers; the SQL recipes give rows
 KPI_JID="$(job_id_by_name "$KPI_NAME")"
 if [[ -n "$KPI_JID" && "$(job_state "$KPI_JID")" == RUNNING ]]; then pass "KPI job $KPI_NAME RUNNING ($KPI_JID)"

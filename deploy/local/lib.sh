@@ -228,13 +228,20 @@ kpi_job_args() {
   [[ -z "$KPI_ARGS" ]] || printf '%s\n' $KPI_ARGS
 }
 
+ops_job_args() {
+  printf '%s\n' --kafka.bootstrap-servers "$KAFKA_BOOTSTRAP" --topic.events "$TOPIC_EVENTS" \
+    --topic.predictions "$TOPIC_PREDICTIONS" --topic.dead-letters "$TOPIC_DEAD_LETTERS" --topic.alerts "$TOPIC_ALERTS" \
+    --delivery "$DELIVERY" --checkpoint.interval "$CHECKPOINT_INTERVAL" --detectors.limits "$OPS_LIMITS"
+  [[ -z "$OPS_ARGS" ]] || printf '%s\n' $OPS_ARGS
+}
+
 # The stack.env variable behind each job argument, so that a refused value is reported as what the user set.
 declare -A ARG_VARIABLE=([kafka.bootstrap-servers]=KAFKA_PORT [topic.events]=TOPIC_EVENTS
   [topic.predictions]=TOPIC_PREDICTIONS [topic.dead-letters]=TOPIC_DEAD_LETTERS [topic.profiles]=TOPIC_PROFILES
   [topic.model-updates]=TOPIC_MODEL_UPDATES [topic.model-events]=TOPIC_MODEL_EVENTS [delivery]=DELIVERY
   [checkpoint.interval]=CHECKPOINT_INTERVAL [model.uri]=MODEL_PREFIX [model.fallback-uri]=MODEL_PREFIX [s3.endpoint]=S3_PORT
   [s3.access-key]=S3_ACCESS_KEY [s3.secret-key]=S3_SECRET_KEY [rate]=EVENT_RATE [users]=EVENT_USERS
-  [topic.kpis]=TOPIC_KPIS [window.size]=KPI_WINDOW)
+  [topic.kpis]=TOPIC_KPIS [window.size]=KPI_WINDOW [topic.alerts]=TOPIC_ALERTS [detectors.limits]=OPS_LIMITS)
 
 # check_settings <job class> <args...>: the job's own check of its arguments (dev.flinkai.jobs.CheckSettings), run
 # here before anything starts. On a refusal prints what to change, named as the variable that was set, and fails.

@@ -319,6 +319,10 @@ if [[ "${SUBMIT_JOBS:-1}" == 1 ]] && ! { port_open "$FLINK_REST_HOST" "$FLINK_RE
     mapfile -t KPI_JOB_ARGS < <(kpi_job_args)
     why="$(check_settings "$KPI_CLASS" "${KPI_JOB_ARGS[@]}")" || die "$why"
   fi
+  if [[ "$START_OPS" == 1 ]]; then
+    mapfile -t OPS_JOB_ARGS < <(ops_job_args)
+    why="$(check_settings "$OPS_CLASS" "${OPS_JOB_ARGS[@]}")" || die "$why"
+  fi
   log "job settings accepted"
 fi
 
@@ -350,19 +354,19 @@ topics_ready() { # creates the missing topics (one JVM to list, one per missing 
   have="$(topics --list 2>>"$LOGS/topics.log")" || return 1
   for spec in "$TOPIC_EVENTS:$TOPIC_EVENTS_PARTITIONS" "$TOPIC_PREDICTIONS:$TOPIC_PREDICTIONS_PARTITIONS" \
       "$TOPIC_DEAD_LETTERS:1" "$TOPIC_PROFILES:$TOPIC_EVENTS_PARTITIONS:compact" "$TOPIC_MODEL_UPDATES:1" \
-      "$TOPIC_MODEL_EVENTS:1" "$TOPIC_KPIS:1:compact"; do
+      "$TOPIC_MODEL_EVENTS:1" "$TOPIC_KPIS:1:compact" "$TOPIC_ALERTS:1"; do
     IFS=: read -r t partitions policy <<<"$spec"
     grep -qx -- "$t" <<<"$have" && continue
     topics --create --if-not-exists --topic "$t" --partitions "$partitions" --replication-factor 1 \
       ${policy:+--config cleanup.policy=$policy} >>"$LOGS/topics.log" 2>&1 || return 1
   done
 }
-topics_stamp="kafka $(pid_of kafka) $TOPIC_EVENTS $TOPIC_PREDICTIONS $TOPIC_DEAD_LETTERS $TOPIC_PROFILES $TOPIC_MODEL_UPDATES $TOPIC_MODEL_EVENTS $TOPIC_KPIS"
+topics_stamp="kafka $(pid_of kafka) $TOPIC_EVENTS $TOPIC_PREDICTIONS $TOPIC_DEAD_LETTERS $TOPIC_PROFILES $TOPIC_MODEL_UPDATES $TOPIC_MODEL_EVENTS $TOPIC_KPIS $TOPIC_ALERTS"
 if [[ "$(cat "$RUN/topics.ok" 2>/dev/null)" != "$topics_stamp" ]]; then
   wait_until kafka "$LOGS/topics.log" 60 topics_ready
   echo "$topics_stamp" >"$RUN/topics.ok"
 fi
-log "topics $TOPIC_EVENTS ($TOPIC_EVENTS_PARTITIONS partitions), $TOPIC_PREDICTIONS, $TOPIC_DEAD_LETTERS, $TOPIC_PROFILES (compacted), $TOPIC_MODEL_UPDATES, $TOPIC_MODEL_EVENTS, $TOPIC_KPIS (compacted) present"
+log "topics $TOPIC_EVENTS ($TOPIC_EVENTS_PARTITIONS partitions), $TOPIC_PREDICTIONS, $TOPIC_DEAD_LETTERS, $TOPIC_PROFILES (compacted), $TOPIC_MODEL_UPDATES, $TOPIC_MODEL_EVENTS, $TOPIC_KPIS (compacted), $TOPIC_ALERTS present"
 
 PART=s3-init
 MODEL_DIR="${MODEL_DIR:-$REPO_DIR/notebooks/model}"
@@ -432,6 +436,10 @@ fi
 if [[ "$START_KPIS" == 1 ]]; then
   mapfile -t KPI_JOB_ARGS < <(kpi_job_args)
   PART=jobs submit "$KPI_NAME" "$KPI_CLASS" 1 "" "${KPI_JOB_ARGS[@]}"
+fi
+if [[ "$START_OPS" == 1 ]]; then
+  mapfile -t OPS_JOB_ARGS < <(ops_job_args)
+  PART=jobs submit "$OPS_NAME" "$OPS_CLASS" 1 "" "${OPS_JOB_ARGS[@]}"
 fi
 if ((${#SUBMITTED[@]})); then # a job was (re)submitted: wait for its first predictions
   predictions_tool tail 20 120 >"$LOGS/predictions-check.log" 2>&1 \

@@ -8,6 +8,10 @@
 //       reads the topic from the beginning to its current end (and the events topic, if given); an event (eventId +
 //       userId + eventTimeMillis) with more predictions than input records is a duplicate; exit 1 on any duplicate
 //       or missing modelVersion
+//   Predictions.java <bootstrap> <topic> events <since epoch ms> <timeout-s> <file>
+//       the predictions of the events listed in <file> (lines "eventId<TAB>userId", as written by another producer
+//       from <since> on): waits until each has one, then reads on to the topic's end; exit 1 unless every event has
+//       exactly one prediction, for its user, with a modelVersion
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
 import org.apache.avro.Schema;
@@ -220,6 +224,46 @@ public class Predictions {
                         + (complete ? "" : ", INCOMPLETE read (timeout)"));
                 if (!dups.isEmpty()) System.out.println("first duplicates: " + dups.stream().limit(10).collect(Collectors.joining(", ")));
                 System.exit(dups.isEmpty() && n[1] == 0 && complete && n[0] > 0 ? 0 : 1);
+            } else if (mode.equals("events")) {
+                long since = Long.parseLong(args[3]);
+                long deadline = System.currentTimeMillis() + Long.parseLong(args[4]) * 1000;
+                Map<String, String> userOf = new LinkedHashMap<>();
+                for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(args[5]))) {
+                    String[] f = line.split("\t");
+                    if (f.length == 2) userOf.put(f[0], f[1]);
+                }
+                Map<TopicPartition, Long> start = new HashMap<>();
+                c.offsetsForTimes(parts.stream().collect(Collectors.toMap(tp -> tp, tp -> since - 5_000))).forEach(
+                        (tp, o) -> start.put(tp, o == null ? c.endOffsets(List.of(tp)).get(tp) : o.offset()));
+                start.forEach(c::seek);
+                Map<String, Integer> predicted = new HashMap<>();
+                List<String> problems = new ArrayList<>();
+                Map<String, Integer> versions = new TreeMap<>();
+                RecordHandler h = r -> {
+                    Prediction pr = reader.read(r.value());
+                    String id = pr.getEventId().toString();
+                    if (!userOf.containsKey(id)) return;
+                    predicted.merge(id, 1, Integer::sum);
+                    versions.merge(String.valueOf(pr.getModelVersion()), 1, Integer::sum);
+                    if (!userOf.get(id).equals(pr.getUserId().toString())) problems.add(id + " predicted for user " + pr.getUserId());
+                    if (pr.getModelVersion() == null || pr.getModelVersion().length() == 0) problems.add(id + " without modelVersion");
+                };
+                while (predicted.size() < userOf.size() && System.currentTimeMillis() < deadline) {
+                    for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) h.handle(r);
+                }
+                // a second prediction of an event would have been committed with or after its first: read on to the end
+                Map<TopicPartition, Long> end = c.endOffsets(parts);
+                while (System.currentTimeMillis() < deadline + 30_000 && parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+                    for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) h.handle(r);
+                }
+                List<String> missing = userOf.keySet().stream().filter(id -> !predicted.containsKey(id)).toList();
+                List<String> twice = predicted.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).sorted().toList();
+                System.out.println(userOf.size() + " events, " + (userOf.size() - missing.size()) + " with a prediction, missing "
+                        + missing.size() + ", more than one " + twice.size() + ", by modelVersion " + versions
+                        + (missing.isEmpty() ? "" : "; first missing: " + missing.stream().limit(5).toList())
+                        + (twice.isEmpty() ? "" : "; first twice: " + twice.stream().limit(5).toList())
+                        + (problems.isEmpty() ? "" : "; " + problems.stream().limit(5).toList()));
+                System.exit(!userOf.isEmpty() && missing.isEmpty() && twice.isEmpty() && problems.isEmpty() ? 0 : 1);
             } else {
                 throw new IllegalArgumentException("unknown mode " + mode);
             }

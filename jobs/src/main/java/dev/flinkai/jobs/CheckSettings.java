@@ -17,7 +17,7 @@ public final class CheckSettings {
 
     public static void main(String[] args) {
         if (args.length == 0) {
-            System.err.println("usage: CheckSettings ContextInferenceJob|EventGeneratorJob|KpiJob --key value ...");
+            System.err.println("usage: CheckSettings ContextInferenceJob|EventGeneratorJob|KpiJob|OpsJob --key value ...");
             System.exit(2);
         }
         String[] jobArgs = Arrays.copyOfRange(args, 1, args.length);
@@ -26,6 +26,7 @@ public final class CheckSettings {
                 case "ContextInferenceJob" -> ContextInferenceSettings.fromArgs(jobArgs);
                 case "EventGeneratorJob" -> EventGeneratorJob.settings(jobArgs, new Configuration());
                 case "KpiJob" -> KpiSettings.fromArgs(jobArgs);
+                case "OpsJob" -> OpsSettings.fromArgs(jobArgs);
                 default -> throw new IllegalArgumentException("no settings check for " + args[0]);
             }
         } catch (IllegalArgumentException e) {

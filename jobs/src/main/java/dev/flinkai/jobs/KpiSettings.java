@@ -64,10 +64,10 @@ public final class KpiSettings {
     public final Map<String, String> shown;
 
     private KpiSettings(Settings s, Map<String, String> environment) {
-        kafka = KafkaAccess.read(s, nonBlank(s, ContextInferenceOptions.BOOTSTRAP_SERVERS), environment);
-        eventsTopic = nonBlank(s, ContextInferenceOptions.TOPIC_EVENTS);
-        kpisTopic = nonBlank(s, TOPIC_KPIS);
-        groupId = nonBlank(s, GROUP_ID);
+        kafka = KafkaAccess.read(s, s.nonBlank(ContextInferenceOptions.BOOTSTRAP_SERVERS), environment);
+        eventsTopic = s.nonBlank(ContextInferenceOptions.TOPIC_EVENTS);
+        kpisTopic = s.nonBlank(TOPIC_KPIS);
+        groupId = s.nonBlank(GROUP_ID);
         window = wholeMillis(s, WINDOW);
         sessionGap = wholeMillis(s, SESSION_GAP);
         outOfOrderness = s.notNegative(OUT_OF_ORDERNESS, s.get(OUT_OF_ORDERNESS));
@@ -111,14 +111,6 @@ public final class KpiSettings {
         Duration value = s.positive(option);
         if (value.toNanos() % 1_000_000 != 0) {
             throw Settings.invalid(option, Settings.format(value), "must be whole milliseconds");
-        }
-        return value;
-    }
-
-    private static String nonBlank(Settings s, ConfigOption<String> option) {
-        String value = s.get(option);
-        if (value == null || value.isBlank()) {
-            throw Settings.invalid(option, value, "must not be blank");
         }
         return value;
     }

@@ -10,6 +10,7 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.formats.avro.AvroSerializationSchema;
@@ -41,7 +42,14 @@ public final class KafkaIo {
     public static KafkaSource<ReceivedRecord> recordSource(KafkaAccess kafka, String topic, String groupId,
                                                            KafkaRecordDeserializationSchema<ReceivedRecord> deserializer,
                                                            OffsetsInitializer startingOffsets) {
-        return KafkaSource.<ReceivedRecord>builder()
+        return sourceBuilder(kafka, topic, groupId, deserializer, startingOffsets).build();
+    }
+
+    /** {@link #recordSource} as a builder, for sources of other records or with an end. */
+    public static <T> KafkaSourceBuilder<T> sourceBuilder(KafkaAccess kafka, String topic, String groupId,
+                                                          KafkaRecordDeserializationSchema<T> deserializer,
+                                                          OffsetsInitializer startingOffsets) {
+        return KafkaSource.<T>builder()
                 .setProperties(kafka.clientProperties())
                 .setBootstrapServers(kafka.bootstrapServers())
                 .setTopics(topic)
@@ -50,8 +58,7 @@ public final class KafkaIo {
                 .setDeserializer(deserializer)
                 // Producers may write transactionally; never read what they abort.
                 .setProperty("isolation.level", "read_committed")
-                .setProperty("partition.discovery.interval.ms", "60000")
-                .build();
+                .setProperty("partition.discovery.interval.ms", "60000");
     }
 
     /** {@link #avroSink(KafkaAccess, String, Class, SerializationSchema, DeliveryGuarantee, String, Duration,

@@ -79,6 +79,15 @@ public final class Settings {
                 new IllegalArgumentException("Missing required setting --" + option.key() + ": " + describe(option)));
     }
 
+    /** The value of a text option, which must not be empty or blank. */
+    public String nonBlank(ConfigOption<String> option) {
+        String value = get(option);
+        if (value == null || value.isBlank()) {
+            throw invalid(option, value, "must not be blank");
+        }
+        return value;
+    }
+
     public int atLeast(ConfigOption<Integer> option, int min) {
         return atLeast(option, get(option), min);
     }

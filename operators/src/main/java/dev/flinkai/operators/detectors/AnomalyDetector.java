@@ -5,6 +5,7 @@ import dev.flinkai.schemas.AlertKind;
 import java.io.Serializable;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.function.DoubleUnaryOperator;
 
 /**
  * A window far from its series' own recent past, by a robust z-score: the distance from the median of the previous
@@ -12,8 +13,10 @@ import java.util.Optional;
  * data). Median and MAD, unlike mean and standard deviation, are not dragged along by the spike itself or by a few
  * earlier outliers. Only the direction that hurts users fires.
  *
- * <p>A perfectly steady series has a MAD of zero and would make any wobble infinitely anomalous, so the scale has
- * floors: a fraction of the median and an absolute amount per metric (the smallest change worth an alert). Without
+ * <p>A perfectly steady series has a MAD of zero and would make any wobble infinitely anomalous, and ten windows'
+ * MAD often underestimates the noise, so the scale has floors: a fraction of the median, an absolute amount per metric
+ * (the smallest change worth an alert) and the value's own sampling error in this window (for a rate: 36 failures in
+ * 50 tasks is no news against a usual 58 %; for a p99: the spread of the order statistics around it). Without
  * {@code minHistory} previous windows a series has no past to compare with and never fires.
  */
 public final class AnomalyDetector implements Serializable {
@@ -43,9 +46,11 @@ public final class AnomalyDetector implements Serializable {
     /**
      * @param history       the metric in the previous windows (measured ones only), in any order
      * @param value         this window's value, {@code NaN} when not measured (never fires)
+     * @param samplingError the value's sampling error in this window, given the series' typical value (the median)
      * @param absoluteFloor smallest scale in the metric's unit
      */
-    public Optional<Finding> check(String seriesKey, Metric metric, double[] history, double value, double absoluteFloor) {
+    public Optional<Finding> check(String seriesKey, Metric metric, double[] history, double value,
+                                   DoubleUnaryOperator samplingError, double absoluteFloor) {
         if (Double.isNaN(value) || history.length < minHistory) {
             return Optional.empty();
         }
@@ -54,7 +59,8 @@ public final class AnomalyDetector implements Serializable {
         for (int i = 0; i < history.length; i++) {
             deviations[i] = Math.abs(history[i] - median);
         }
-        double scale = Math.max(MAD_TO_SIGMA * median(deviations), Math.max(relativeFloor * Math.abs(median), absoluteFloor));
+        double scale = Math.max(Math.max(MAD_TO_SIGMA * median(deviations), samplingError.applyAsDouble(median)),
+                Math.max(relativeFloor * Math.abs(median), absoluteFloor));
         double z = metric.worseBy(value, median) / scale;
         if (z <= zLimit) {
             return Optional.empty();

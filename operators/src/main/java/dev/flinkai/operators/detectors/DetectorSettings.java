@@ -73,7 +73,8 @@ public final class DetectorSettings implements Serializable {
     /** The defaults: see each setter. */
     public static final class Builder {
         private final Map<Metric, Double> limits = new EnumMap<>(Map.of(
-                Metric.LATENCY_P99, 1_000.0, Metric.ERROR_RATE, 0.001, Metric.FALLBACK_RATE, 0.05));
+                Metric.LATENCY_P99, 1_000.0, Metric.ERROR_RATE, 0.001, Metric.FALLBACK_RATE, 0.05,
+                Metric.DEAD_LETTER_RATE, 0.01));
         private final Map<Metric, Double> anomalyFloors = new EnumMap<>(Map.of(
                 Metric.THROUGHPUT, 5.0, Metric.LATENCY_P99, 20.0, Metric.ERROR_RATE, 0.005, Metric.FALLBACK_RATE, 0.01));
         private long minSamples = 20;
@@ -93,7 +94,10 @@ public final class DetectorSettings implements Serializable {
         private Duration staleAfter = Duration.ofMinutes(5);
         private Duration expireAfter = Duration.ofMinutes(30);
 
-        /** Default: latencyP99 1,000 ms, errorRate 0.001, fallbackRate 0.05 (upper limits; throughput a lower one). */
+        /**
+         * Default: latencyP99 1,000 ms, errorRate 0.001, fallbackRate 0.05, deadLetterRate 0.01 (upper limits;
+         * throughput a lower one).
+         */
         public Builder limit(Metric metric, double limit) {
             limits.put(metric, limit);
             return this;

@@ -5,15 +5,18 @@ import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
 
 /**
- * One user event as the ops job counts it: its feature, the model version that scored it ({@link #UNSCORED} when no
- * prediction came), the latency the user saw, its task outcome and what the model answered. A public-field POJO, so
- * Flink serializes it without Kryo.
+ * One input record as the ops job counts it. For a user event: its feature, the model version that scored it
+ * ({@link #UNSCORED} when no prediction came), the latency the user saw, its task outcome, what the model answered
+ * and how long the pipeline took to answer. For a dead letter (a record the main job could not use): only its time.
+ * A public-field POJO, so Flink serializes it without Kryo.
  */
 public class Observation {
     /** The model version of an event no prediction was seen for. */
     public static final String UNSCORED = "none";
     /** The feature of an event that names none. */
     public static final String NO_FEATURE = "none";
+    /** The feature and model version of the totals over every feature, which also count the dead letters. */
+    public static final String ALL = "all";
 
     public String feature;
     public String modelVersion;
@@ -26,6 +29,9 @@ public class Observation {
     public boolean fallback;
     /** The predicted label; null when not predicted. */
     public String label;
+    /** Prediction time minus the event's ingest time; -1 when not predicted. */
+    public long pipelineLatencyMillis = -1;
+    public boolean deadLetter;
 
     public Observation() {}
 
@@ -41,6 +47,29 @@ public class Observation {
         o.modelVersion = o.predicted ? prediction.getModelVersion() : UNSCORED;
         o.fallback = o.predicted && prediction.getFallback();
         o.label = o.predicted ? prediction.getLabel() : null;
+        if (o.predicted) {
+            o.pipelineLatencyMillis = Math.max(0, prediction.getPredictTimeMillis() - prediction.getIngestTimeMillis());
+        }
+        return o;
+    }
+
+    /** A record the main job sent to the dead letters at {@code failedAtMillis}. */
+    public static Observation deadLetter(long failedAtMillis) {
+        Observation o = new Observation();
+        o.feature = ALL;
+        o.modelVersion = ALL;
+        o.eventTimeMillis = failedAtMillis;
+        o.deadLetter = true;
+        return o;
+    }
+
+    /** This record as counted in the totals: its time and whether it was a dead letter. */
+    public Observation asTotal() {
+        Observation o = new Observation();
+        o.feature = ALL;
+        o.modelVersion = ALL;
+        o.eventTimeMillis = eventTimeMillis;
+        o.deadLetter = deadLetter;
         return o;
     }
 

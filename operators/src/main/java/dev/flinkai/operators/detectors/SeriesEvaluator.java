@@ -54,7 +54,7 @@ public final class SeriesEvaluator implements Serializable {
         for (Map.Entry<Metric, Double> watched : settings.anomalyFloors.entrySet()) {
             Metric metric = watched.getKey();
             anomaly.check(series, metric, measured(history, metric), metric.of(window, settings.minSamples),
-                    watched.getValue()).ifPresent(findings::add);
+                    typical -> metric.samplingError(window, typical), watched.getValue()).ifPresent(findings::add);
         }
         if (!previous.isEmpty()) {
             List<WindowStats> candidate = new ArrayList<>(history);

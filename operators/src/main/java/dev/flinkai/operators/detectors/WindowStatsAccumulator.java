@@ -16,8 +16,8 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * What a window of one series has seen so far: counts, the users' latencies in a KLL sketch (Apache DataSketches,
- * k = 200: a few kilobytes whatever the window's size, rank error about 1.3 %), and the predicted labels. Kept in
+ * What a window of one series has seen so far: counts, the users' and the pipeline's latencies in KLL sketches (Apache
+ * DataSketches, k = 200: a few kilobytes whatever the window's size, rank error about 1.3 %), and the predicted labels. Kept in
  * window state with its own serializer (the sketch as DataSketches' compact bytes, stable across its releases).
  */
 public final class WindowStatsAccumulator {
@@ -32,13 +32,18 @@ public final class WindowStatsAccumulator {
     long taskFailures;
     long predictions;
     long fallbacks;
+    long deadLetters;
     KllDoublesSketch latencies = KllDoublesSketch.newHeapInstance();
+    KllDoublesSketch pipelineLatencies = KllDoublesSketch.newHeapInstance();
     Map<String, Long> labelCounts = new HashMap<>();
 
     void add(Observation o) {
         feature = o.feature;
         modelVersion = o.modelVersion;
         events++;
+        if (o.deadLetter) {
+            deadLetters++;
+        }
         if (o.latencyMillis > 0) {
             latencies.update(o.latencyMillis);
         }
@@ -56,6 +61,9 @@ public final class WindowStatsAccumulator {
             if (o.label != null) {
                 labelCounts.merge(o.label, 1L, Long::sum);
             }
+            if (o.pipelineLatencyMillis >= 0) {
+                pipelineLatencies.update(o.pipelineLatencyMillis);
+            }
         }
     }
 
@@ -69,17 +77,32 @@ public final class WindowStatsAccumulator {
         taskFailures += other.taskFailures;
         predictions += other.predictions;
         fallbacks += other.fallbacks;
+        deadLetters += other.deadLetters;
         latencies.merge(other.latencies);
+        pipelineLatencies.merge(other.pipelineLatencies);
         other.labelCounts.forEach((label, n) -> labelCounts.merge(label, n, Long::sum));
     }
 
     /** The window's statistics; latencies are NaN when it saw none. */
     WindowStats toStats(long windowEndMillis) {
-        boolean none = latencies.isEmpty();
-        return new WindowStats(feature, modelVersion, windowEndMillis, events,
-                none ? Double.NaN : latencies.getQuantile(0.5), none ? Double.NaN : latencies.getQuantile(0.95),
-                none ? Double.NaN : latencies.getQuantile(0.99), taskOutcomes, taskFailures, predictions, fallbacks,
-                labelCounts);
+        return new WindowStats(feature, modelVersion, windowEndMillis, events, quantile(latencies, 0.5),
+                quantile(latencies, 0.95), quantile(latencies, 0.99), taskOutcomes, taskFailures, predictions, fallbacks,
+                labelCounts, quantile(pipelineLatencies, 0.5), quantile(pipelineLatencies, 0.99), deadLetters,
+                quantileError(latencies, 0.99));
+    }
+
+    /** About one standard error of the quantile at {@code rank}, from the order statistics around it. */
+    private static double quantileError(KllDoublesSketch sketch, double rank) {
+        if (sketch.isEmpty()) {
+            return Double.NaN;
+        }
+        double rankError = 2 * Math.sqrt(rank * (1 - rank) / sketch.getN());
+        return (sketch.getQuantile(Math.min(1, rank + rankError)) - sketch.getQuantile(Math.max(0, rank - rankError)))
+                / 4;
+    }
+
+    private static double quantile(KllDoublesSketch sketch, double rank) {
+        return sketch.isEmpty() ? Double.NaN : sketch.getQuantile(rank);
     }
 
     /** Adds observations of one series and window up. */
@@ -110,7 +133,7 @@ public final class WindowStatsAccumulator {
         }
     }
 
-    /** The series, counts, the sketch's compact bytes (length first), then the labels. */
+    /** The series, counts, each sketch's compact bytes (length first), then the labels. */
     public static final class Serializer extends TypeSerializerSingleton<WindowStatsAccumulator> {
         private static final long serialVersionUID = 1L;
         public static final Serializer INSTANCE = new Serializer();
@@ -151,9 +174,9 @@ public final class WindowStatsAccumulator {
             out.writeLong(acc.taskFailures);
             out.writeLong(acc.predictions);
             out.writeLong(acc.fallbacks);
-            byte[] sketch = acc.latencies.toByteArray();
-            out.writeInt(sketch.length);
-            out.write(sketch);
+            out.writeLong(acc.deadLetters);
+            writeSketch(acc.latencies, out);
+            writeSketch(acc.pipelineLatencies, out);
             out.writeInt(acc.labelCounts.size());
             for (Map.Entry<String, Long> e : acc.labelCounts.entrySet()) {
                 out.writeUTF(e.getKey());
@@ -171,14 +194,26 @@ public final class WindowStatsAccumulator {
             acc.taskFailures = in.readLong();
             acc.predictions = in.readLong();
             acc.fallbacks = in.readLong();
-            byte[] sketch = new byte[in.readInt()];
-            in.readFully(sketch);
-            acc.latencies = KllDoublesSketch.heapify(Memory.wrap(sketch));
+            acc.deadLetters = in.readLong();
+            acc.latencies = readSketch(in);
+            acc.pipelineLatencies = readSketch(in);
             int labels = in.readInt();
             for (int i = 0; i < labels; i++) {
                 acc.labelCounts.put(in.readUTF(), in.readLong());
             }
             return acc;
+        }
+
+        private static void writeSketch(KllDoublesSketch sketch, DataOutputView out) throws IOException {
+            byte[] bytes = sketch.toByteArray();
+            out.writeInt(bytes.length);
+            out.write(bytes);
+        }
+
+        private static KllDoublesSketch readSketch(DataInputView in) throws IOException {
+            byte[] bytes = new byte[in.readInt()];
+            in.readFully(bytes);
+            return KllDoublesSketch.heapify(Memory.wrap(bytes));
         }
 
         @Override

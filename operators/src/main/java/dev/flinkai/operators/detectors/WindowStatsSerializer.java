@@ -1,5 +1,7 @@
 package dev.flinkai.operators.detectors;
 
+import dev.flinkai.operators.codec.SerializerTypeInfo;
+
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
@@ -18,6 +20,9 @@ import java.util.Map;
 public final class WindowStatsSerializer extends TypeSerializerSingleton<WindowStats> {
 
     public static final WindowStatsSerializer INSTANCE = new WindowStatsSerializer();
+    /** The type information of a stream of {@link WindowStats}. */
+    public static final SerializerTypeInfo<WindowStats> TYPE =
+            new SerializerTypeInfo<>("WindowStats", WindowStats.class, INSTANCE);
     private static final int FORMAT_VERSION = 1;
 
     @Override
@@ -27,7 +32,8 @@ public final class WindowStatsSerializer extends TypeSerializerSingleton<WindowS
 
     @Override
     public WindowStats createInstance() {
-        return new WindowStats("", "", 0, 0, Double.NaN, Double.NaN, Double.NaN, 0, 0, 0, 0, Map.of());
+        return new WindowStats("", "", 0, 0, Double.NaN, Double.NaN, Double.NaN, 0, 0, 0, 0, Map.of(), Double.NaN,
+                Double.NaN, 0, Double.NaN);
     }
 
     @Override
@@ -64,6 +70,10 @@ public final class WindowStatsSerializer extends TypeSerializerSingleton<WindowS
             out.writeUTF(label.getKey());
             out.writeLong(label.getValue());
         }
+        out.writeDouble(w.pipelineP50Millis());
+        out.writeDouble(w.pipelineP99Millis());
+        out.writeLong(w.deadLetters());
+        out.writeDouble(w.latencyP99ErrorMillis());
     }
 
     @Override
@@ -89,7 +99,7 @@ public final class WindowStatsSerializer extends TypeSerializerSingleton<WindowS
             labelCounts.put(in.readUTF(), in.readLong());
         }
         return new WindowStats(feature, modelVersion, windowEnd, events, p50, p95, p99, outcomes, failures,
-                predictions, fallbacks, labelCounts);
+                predictions, fallbacks, labelCounts, in.readDouble(), in.readDouble(), in.readLong(), in.readDouble());
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.flinkai.operators.detectors;
 
+import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
 
@@ -7,6 +8,7 @@ import org.apache.flink.api.common.ExecutionConfig;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
 import org.apache.flink.streaming.api.windowing.assigners.WindowAssigner;
@@ -22,9 +24,10 @@ import java.util.List;
 
 /**
  * The ops job's statistics: user events paired with their predictions ({@link EventPredictionJoin}), then per series
- * (feature and model version) and event-time tumbling window one {@link WindowStats}. The inputs must carry event-time
- * timestamps and watermarks whose out-of-orderness bound is the lateness allowed: events within it change no result;
- * later ones reach the output {@code late} instead (the caller counts them).
+ * (feature and model version) and event-time tumbling window one {@link WindowStats}; beside them, per window, the
+ * totals over every feature ({@link Observation#ALL}), which also count the main job's dead letters. The inputs must
+ * carry event-time timestamps and watermarks whose out-of-orderness bound is the lateness allowed: records within it
+ * change no result; later ones reach {@link Statistics#late()} instead (the caller counts them).
  *
  * <p>A window is emitted once, when the watermark passes its end plus the prediction wait: by then every event of it
  * has been paired or counted unscored. Windows assign by {@link Observation#eventTimeMillis}, not by the record's
@@ -37,25 +40,46 @@ public final class WindowStatsStage {
     /** uids of the stage's stateful operators: stable, so a savepoint restores their state. */
     public static final String JOIN_UID = "ops-event-prediction-join";
     public static final String WINDOW_UID = "ops-window-stats";
+    public static final String TOTALS_UID = "ops-window-totals";
 
-    public static SingleOutputStreamOperator<WindowStats> apply(DataStream<UserEvent> events,
-                                                                DataStream<Prediction> predictions, Duration window,
-                                                                Duration predictionWait, OutputTag<Observation> late) {
+    /** The windows of every series and of the totals, and the records that came too late for theirs. */
+    public record Statistics(DataStream<WindowStats> windows, DataStream<Observation> late) {}
+
+    public static Statistics apply(DataStream<UserEvent> events, DataStream<Prediction> predictions,
+                                   DataStream<DeadLetter> deadLetters, Duration window, Duration predictionWait) {
         if (window.isNegative() || window.isZero()) {
             throw new IllegalArgumentException("window must be positive, got " + window);
         }
+        TypeInformation<Observation> observationType = TypeInformation.of(Observation.class);
+        OutputTag<Observation> late = new OutputTag<>("late", observationType);
         DataStream<Observation> observations = events.keyBy(UserEvent::getEventId)
                 .connect(predictions.keyBy(Prediction::getEventId))
-                .process(new EventPredictionJoin(predictionWait), TypeInformation.of(Observation.class))
+                .process(new EventPredictionJoin(predictionWait), observationType)
                 .uid(JOIN_UID).name("Pair events with their predictions");
-        return observations.keyBy(Observation::seriesKey)
+        SingleOutputStreamOperator<WindowStats> perSeries = windowed(observations.keyBy(Observation::seriesKey),
+                window, predictionWait, late)
+                .uid(WINDOW_UID).name("Window statistics per feature and model version");
+        DataStream<Observation> received = observations.map(Observation::asTotal, observationType)
+                .name("Count in the totals")
+                .union(deadLetters.map(d -> Observation.deadLetter(d.getFailedAtMillis()), observationType)
+                        .name("Count dead letters"));
+        SingleOutputStreamOperator<WindowStats> totals = windowed(received.keyBy(o -> o.feature), window,
+                predictionWait, late)
+                .uid(TOTALS_UID).name("Window totals over every feature");
+        return new Statistics(perSeries.union(totals),
+                perSeries.getSideOutput(late).union(totals.getSideOutput(late)));
+    }
+
+    static SingleOutputStreamOperator<WindowStats> windowed(KeyedStream<Observation, String> observations,
+                                                                     Duration window, Duration predictionWait,
+                                                                     OutputTag<Observation> late) {
+        return observations
                 .window(new TumblingByEventTime(window.toMillis()))
                 .trigger(new AfterEndAndWait(predictionWait.toMillis()))
                 .allowedLateness(predictionWait)
                 .sideOutputLateData(late)
                 .aggregate(new WindowStatsAccumulator.Aggregate(), new ToWindowStats(), WindowStatsAccumulator.TYPE,
-                        WindowStatsAccumulator.TYPE, TypeInformation.of(WindowStats.class))
-                .uid(WINDOW_UID).name("Window statistics per feature and model version");
+                        WindowStatsAccumulator.TYPE, WindowStatsSerializer.TYPE);
     }
 
     /** Tumbling windows, epoch-aligned, by the observation's own event time. */

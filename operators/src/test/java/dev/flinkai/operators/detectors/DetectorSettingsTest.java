@@ -14,7 +14,8 @@ class DetectorSettingsTest {
     void theDefaultsAreThePlatformsTargets() {
         DetectorSettings defaults = DetectorSettings.builder().build();
         assertThat(defaults.limits).isEqualTo(Map.of(
-                Metric.LATENCY_P99, 1_000.0, Metric.ERROR_RATE, 0.001, Metric.FALLBACK_RATE, 0.05));
+                Metric.LATENCY_P99, 1_000.0, Metric.ERROR_RATE, 0.001, Metric.FALLBACK_RATE, 0.05,
+                Metric.DEAD_LETTER_RATE, 0.01));
         assertThat(defaults.criticalAfter).isEqualTo(3);
         assertThat(defaults.resolveAfter).isEqualTo(1);
     }

@@ -15,7 +15,8 @@ class RegressionDetectorTest {
     private final RegressionDetector detector = new RegressionDetector(0.02, 0.25, 0.15, 200);
 
     private static WindowStats window(String version, double p99, long predictions, long fallbacks, Map<String, Long> labels) {
-        return new WindowStats("chat", version, 60_000, 1_000, 1, 2, p99, 0, 0, predictions, fallbacks, labels);
+        return new WindowStats("chat", version, 60_000, 1_000, 1, 2, p99, 0, 0, predictions, fallbacks, labels, 20, 40,
+                0, Double.NaN);
     }
 
     /** 10 of 1,000 predictions fell back (1 %); the new version 90 of 1,000 (9 %): 8 points worse. */

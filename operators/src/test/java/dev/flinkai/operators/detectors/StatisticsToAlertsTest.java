@@ -5,16 +5,15 @@ import dev.flinkai.schemas.AlertKind;
 import dev.flinkai.schemas.AlertSeverity;
 import dev.flinkai.schemas.AlertState;
 import dev.flinkai.schemas.EventType;
+import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
-import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.flink.util.OutputTag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -70,8 +69,14 @@ class StatisticsToAlertsTest {
         var predictionStream = env.fromData(predictions, new AvroTypeInfo<>(Prediction.class))
                 .assignTimestampsAndWatermarks(WatermarkStrategy.<Prediction>forBoundedOutOfOrderness(lateness)
                         .withTimestampAssigner((p, ts) -> p.getEventTimeMillis()));
-        var alerts = WindowStatsStage.apply(eventStream, predictionStream, Duration.ofMinutes(1), Duration.ofSeconds(10),
-                        new OutputTag<>("late", TypeInformation.of(Observation.class)))
+        // one record the main job could not use: under 1 % of its window's, below the dead-letter limit
+        var deadLetters = env.fromData(List.of(DeadLetter.newBuilder().setSourceTopic("user-events")
+                        .setSourcePartition(0).setSourceOffset(0).setReason("not Avro").setFailedAtMillis(3 * MINUTE)
+                        .build()), new AvroTypeInfo<>(DeadLetter.class))
+                .assignTimestampsAndWatermarks(WatermarkStrategy.<DeadLetter>forBoundedOutOfOrderness(lateness)
+                        .withTimestampAssigner((d, ts) -> d.getFailedAtMillis()));
+        var alerts = WindowStatsStage.apply(eventStream, predictionStream, deadLetters, Duration.ofMinutes(1),
+                        Duration.ofSeconds(10)).windows()
                 .keyBy(WindowStats::feature)
                 .process(new DetectorFunction(DetectorSettings.builder().build()));
         List<Alert> out = new ArrayList<>();

@@ -40,13 +40,17 @@ class ThresholdDetectorTest {
     @Test
     void aRateNeedsEnoughSamplesToBeMeasured() {
         ThresholdDetector errors = new ThresholdDetector(Metric.ERROR_RATE, 0.001);
-        WindowStats few = new WindowStats("chat", "1", 60_000, 10, 1, 2, 3, 10, 1, 0, 0, Map.of());
-        WindowStats many = new WindowStats("chat", "1", 60_000, 1_000, 1, 2, 3, 1_000, 2, 0, 0, Map.of());
+        WindowStats few = new WindowStats("chat", "1", 60_000, 10, 1, 2, 3, 10, 1, 0, 0, Map.of(), Double.NaN,
+                Double.NaN, 0, Double.NaN);
+        WindowStats many = new WindowStats("chat", "1", 60_000, 1_000, 1, 2, 3, 1_000, 2, 0, 0, Map.of(), Double.NaN,
+                Double.NaN, 0, Double.NaN);
         assertThat(Metric.ERROR_RATE.of(few, 20)).isNaN();
         assertThat(errors.check(SERIES, Metric.ERROR_RATE.of(few, 20))).isEmpty();
         assertThat(Metric.ERROR_RATE.of(many, 20)).isEqualTo(0.002);
         assertThat(errors.check(SERIES, Metric.ERROR_RATE.of(many, 20))).get().extracting(Finding::message)
                 .isEqualTo("errorRate 0.20 % above the limit 0.10 %");
         assertThat(Metric.FALLBACK_RATE.of(many, 20)).as("no predictions").isNaN();
+        assertThat(Metric.LATENCY_P99.of(few, 1)).as("a p99 of 10 latencies is their maximum").isNaN();
+        assertThat(Metric.LATENCY_P99.of(many, 1)).isEqualTo(3);
     }
 }

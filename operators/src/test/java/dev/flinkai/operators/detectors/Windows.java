@@ -13,7 +13,7 @@ final class Windows {
     /** Window {@code index} of a 1-minute series of {@code version}: 1,000 events, 100 outcomes, 500 predictions. */
     static WindowStats window(String version, int index, double p99, long taskFailures, long fallbacks) {
         return new WindowStats(FEATURE, version, (index + 1) * MINUTE, 1_000, p99 / 3, p99 / 1.5, p99,
-                100, taskFailures, 500, fallbacks, Map.of("QUERY", 300L, "ACTION", 200L));
+                100, taskFailures, 500, fallbacks, Map.of("QUERY", 300L, "ACTION", 200L), 20, 40, 0, Double.NaN);
     }
 
     static WindowStats latency(int index, double p99) {

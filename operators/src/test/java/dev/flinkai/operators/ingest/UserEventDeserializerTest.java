@@ -98,4 +98,30 @@ class UserEventDeserializerTest {
         assertThat(read(null)).singleElement()
                 .satisfies(r -> assertThat(r.deadLetter.getReason()).isEqualTo("empty record value"));
     }
+
+    /** The README's wire format: plain Avro binary, nothing before it. Framed values are dead letters, never events. */
+    @Test
+    void valuesInAFramedWireFormatBecomeDeadLetters() throws Exception {
+        byte[] body = avro(event());
+        byte[] confluent = new byte[body.length + 5]; // magic byte 0, 4-byte schema id, the Avro binary
+        confluent[4] = 1;
+        System.arraycopy(body, 0, confluent, 5, body.length);
+        byte[] singleObject = UserEvent.getEncoder().encode(event()).array(); // C3 01, fingerprint, the Avro binary
+
+        assertThat(read(confluent)).singleElement().satisfies(r -> assertThat(r.isValid()).isFalse());
+        assertThat(read(singleObject)).singleElement().satisfies(r -> assertThat(r.isValid()).isFalse());
+    }
+
+    /** Bytes after the last field are ignored, as Avro's reader does: a field a newer writer appends is dropped. */
+    @Test
+    void aFieldAppendedByANewerWriterIsNotRead() throws Exception {
+        byte[] body = avro(event());
+        byte[] withAppendedString = new byte[body.length + 3];
+        System.arraycopy(body, 0, withAppendedString, 0, body.length);
+        withAppendedString[body.length] = 4; // a string of length 2
+        withAppendedString[body.length + 1] = 'x';
+        withAppendedString[body.length + 2] = 'y';
+
+        assertThat(read(withAppendedString)).singleElement().satisfies(r -> assertThat(r.event).isEqualTo(event()));
+    }
 }
