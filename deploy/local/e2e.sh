@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the local stack: up.sh, then checks through REST, Kafka and S3, a stop-with-savepoint and a
 # resume, model versions rolled out and back (deploy/local/model.sh), Prometheus (targets, rules, an alert, every
-# dashboard query), the SQL path (the KPI job's records, the SQL recipes through the gateway), an exactly-once
-# duplicate check across all of it, then down.sh.
+# dashboard query), the SQL path (the KPI job's records, the SQL recipes through the gateway), the ops job's alert on
+# a latency spike the generator plays in, an exactly-once duplicate check across all of it, then down.sh.
 #   deploy/local/e2e.sh           run it all, stop the stack at the end (down.sh, keeps run/data)
 #   deploy/local/e2e.sh --keep    leave the stack running at the end
 #   deploy/local/e2e.sh --wipe    end with down.sh --wipe
@@ -19,6 +19,10 @@ for a in "$@"; do
 done
 PART=e2e
 T0=$SECONDS
+E2E_START_MS=$(date +%s%3N)
+# The generator plays a latency spike into chat from a minute after its submission for three minutes: the ops job
+# must notice it (check 12).
+export GENERATOR_ARGS="${GENERATOR_ARGS:---fault latency-spike --fault.feature chat --fault.start 1min --fault.duration 3min}"
 results=()
 failed=0
 pass() { results+=("PASS  $*"); log "PASS  $*"; }
@@ -318,6 +322,21 @@ if [[ "$MODEL_BACKEND" != remote ]]; then   # the remote run's outage fires the 
   firing="$(curl -s --max-time 10 -G --data-urlencode 'query=ALERTS{alertstate="firing"}' "$PROM_URL/api/v1/query" \
     | jq -r '[.data.result[].metric | "\(.alertname) \(.job_name // .instance // "")"] | join(", ")')"
   [[ -z "$firing" ]] && pass "no Prometheus alert fires on the healthy stack" || failc "alerts fire on the healthy stack: $firing ($PROM_URL/alerts)"
+fi
+
+# 12. the ops job runs, and the generator's latency spike in chat raised an alert on $TOPIC_ALERTS that warned,
+# escalated to CRITICAL and resolved (windows of a minute; a window is reported 30 s after its end)
+OPS_JID="$(job_id_by_name "$OPS_NAME")"
+if [[ -n "$OPS_JID" && "$(job_state "$OPS_JID")" == RUNNING ]]; then
+  pass "ops job $OPS_NAME RUNNING ($OPS_JID)"
+  check_no_restarts "$OPS_JID" "ops job"
+else failc "ops job $OPS_NAME not RUNNING (${OPS_JID:-not submitted})"; fi
+if [[ "$GENERATOR_ARGS" == *"--fault latency-spike --fault.feature chat --fault.start 1min --fault.duration 3min"* ]]; then
+  # resolved two windows after the spike, which ends 4 min after the generator's submission (~2 min after e2e began)
+  wait_s=$(( (E2E_START_MS + 11 * 60000 - $(date +%s%3N)) / 1000 )); ((wait_s < 60)) && wait_s=60
+  if out="$(alerts_tool episode 'feature=chat,model=[^,]+,metric=latencyP99' "$E2E_START_MS" "$wait_s" 2>&1)"; then
+    pass "ops job: the generator's latency spike in chat: $out"
+  else failc "ops job: the latency spike in chat: $(tail -n 1 <<<"$out") ($FLINK_URL/#/job/running/$OPS_JID)"; fi
 fi
 
 if [[ "$DELIVERY" == exactly-once ]]; then

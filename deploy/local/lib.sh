@@ -137,6 +137,12 @@ predictions_tool() {
     "$KAFKA_BOOTSTRAP" "$TOPIC_PREDICTIONS" "$@"
 }
 
+# alerts_tool <command> <args...>  (see tools/Alerts.java): the ops job's alerts
+alerts_tool() {
+  compile_tool "$TOOLS/Alerts.java" "$CACHE/tools/classes-alerts" "$(PREDICTIONS_CP)" || return 1
+  "$JAVA" -Xmx"$TOOL_HEAP" -cp "$CACHE/tools/classes-alerts:$(PREDICTIONS_CP)" Alerts "$KAFKA_BOOTSTRAP" "$TOPIC_ALERTS" "$@"
+}
+
 # models_tool <command> <args...>  (see tools/Models.java): model updates and model events; the job jar holds the records
 models_tool() {
   compile_tool "$TOOLS/Models.java" "$CACHE/tools/classes-models" "$(PREDICTIONS_CP)" || return 1
