@@ -4,6 +4,7 @@ SET 'sql-client.execution.result-mode' = 'tableau';
 SET 'execution.runtime-mode' = 'batch';
 CREATE TEMPORARY TABLE recent_events (eventId STRING, feature STRING)
 WITH ('connector' = 'kafka', 'topic' = '${TOPIC_EVENTS}', 'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP}',
+  'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '${NOW_MINUS_120S}',
   'scan.bounded.mode' = 'latest-offset', 'format' = 'flinkai-avro', 'flinkai-avro.record' = 'UserEvent');
 CREATE TEMPORARY TABLE recent_predictions (eventId STRING, label STRING, fallback BOOLEAN)

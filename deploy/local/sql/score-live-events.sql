@@ -5,6 +5,7 @@ CREATE TEMPORARY TABLE live_events (
   eventId STRING, userId STRING, sessionId STRING, eventType STRING, eventTimeMillis BIGINT, priority INT,
   feature STRING, latencyMillis INT, inputTokens INT, outputTokens INT, success BOOLEAN, rating INT
 ) WITH ('connector' = 'kafka', 'topic' = '${TOPIC_EVENTS}', 'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP}',
+  'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '${NOW_MINUS_30S}',
   'scan.bounded.mode' = 'latest-offset', 'format' = 'flinkai-avro', 'flinkai-avro.record' = 'UserEvent');
 CREATE TEMPORARY FUNCTION USER_CONTEXT AS 'dev.flinkai.udfs.context.UserContextFunction';

@@ -5,6 +5,7 @@ SET 'execution.runtime-mode' = 'batch';
 CREATE TEMPORARY TABLE recent_events (
   eventId STRING, userId STRING, eventType STRING, feature STRING, success BOOLEAN
 ) WITH ('connector' = 'kafka', 'topic' = '${TOPIC_EVENTS}', 'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP}',
+  'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '${NOW_MINUS_120S}',
   'scan.bounded.mode' = 'latest-offset', 'format' = 'flinkai-avro', 'flinkai-avro.record' = 'UserEvent');
 SELECT feature,

@@ -21,6 +21,8 @@ CREATE TEMPORARY TABLE user_events (
   ${kafka.properties},
   'properties.group.id' = '${kafka.group-id}',
   'properties.auto.offset.reset' = 'earliest',
+  -- The generator writes in transactions: an aborted attempt's events are not events.
+  'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'group-offsets',
   ${scan.bounded}
   'format' = 'flinkai-avro',

@@ -22,7 +22,9 @@ public enum PipelineOperator {
     PREDICTIONS_SINK("kafka-predictions-sink", "Kafka sink: predictions"),
     MODEL_EVENTS_SINK("kafka-model-events-sink", "Kafka sink: model events"),
     DEAD_LETTERS_SINK("kafka-dead-letters-sink", "Kafka sink: dead letters"),
-    GENERATOR_SOURCE("simulated-user-events", "Simulated user events"),
+    // The source of sequence numbers (its uid kept from when it emitted the events itself: its state is the same).
+    GENERATOR_SOURCE("simulated-user-events", "Event sequence numbers"),
+    GENERATOR_USERS("simulated-users", "Simulated users"),
     GENERATOR_SINK("kafka-generated-events-sink", "Kafka sink: user events"),
     GENERATOR_PROFILES("simulated-user-profiles", "Simulated user profiles"),
     GENERATOR_PROFILES_SINK("kafka-generated-profiles-sink", "Kafka sink: user profiles");

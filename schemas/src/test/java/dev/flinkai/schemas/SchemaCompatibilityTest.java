@@ -44,12 +44,12 @@ class SchemaCompatibilityTest {
         assertThat(problems).as("incompatible with release " + RELEASED).isEmpty();
     }
 
-    /** The field this version added (servedBy) is invisible to a consumer that still has the released schema. */
+    /** The fields added since (servedBy, contextEvents) are invisible to a consumer that still has the released schema. */
     @Test
     void aReaderOfTheReleasedSchemaReadsAPredictionOfThisVersion() throws IOException {
         Schema old = parseAll(Path.of("src", "test", "resources", "released", RELEASED)).get("Prediction");
         Prediction p = new Prediction("e1", "u1", "m", "2", List.of(0.5f, 0.5f), "QUERY", true, "remote HTTP 503",
-                1L, 2L, 3L, "local");
+                1L, 2L, 3L, "local", 7L);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(bytes, null);
         new SpecificDatumWriter<>(Prediction.class).write(p, encoder);
@@ -58,6 +58,7 @@ class SchemaCompatibilityTest {
         GenericRecord read = new GenericDatumReader<GenericRecord>(Prediction.getClassSchema(), old)
                 .read(null, DecoderFactory.get().binaryDecoder(bytes.toByteArray(), null));
         assertThat(read.getSchema().getField("servedBy")).isNull();
+        assertThat(read.getSchema().getField("contextEvents")).isNull();
         assertThat(read.get("eventId").toString()).isEqualTo("e1");
         assertThat(read.get("fallbackReason").toString()).isEqualTo("remote HTTP 503");
         assertThat(read.get("predictTimeMillis")).isEqualTo(3L);

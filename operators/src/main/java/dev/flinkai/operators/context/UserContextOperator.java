@@ -118,7 +118,8 @@ public class UserContextOperator extends AbstractStreamOperator<ScoringRequest>
             contextState.update(context);
         }
         output.collect(element.replace(new ScoringRequest(event.getEventId(), event.getUserId(), event.getPriority(),
-                event.getEventTimeMillis(), record.ingestTimeMillis, FeatureExtractor.extract(context, event))));
+                event.getEventTimeMillis(), record.ingestTimeMillis, FeatureExtractor.extract(context, event),
+                context.totalEvents())));
     }
 
     /** A model update: on to the scoring operator, which fetches, checks and switches. */

@@ -14,6 +14,8 @@ public class ScoringRequest {
     /** When the event entered the pipeline (its Kafka record timestamp); kept for end-to-end latency. */
     public long ingestTimeMillis;
     public float[] features;
+    /** The user's events in the context, this one included (1, 2, ...); 0 where no context was kept. */
+    public long contextEvents;
     /** Not an event but a control message: the model version to serve (null for an event). */
     public ModelUpdate modelUpdate;
 
@@ -26,6 +28,12 @@ public class ScoringRequest {
         this.eventTimeMillis = eventTimeMillis;
         this.ingestTimeMillis = ingestTimeMillis;
         this.features = features;
+    }
+
+    public ScoringRequest(String eventId, String userId, int priority, long eventTimeMillis, long ingestTimeMillis,
+                          float[] features, long contextEvents) {
+        this(eventId, userId, priority, eventTimeMillis, ingestTimeMillis, features);
+        this.contextEvents = contextEvents;
     }
 
     /** A control message asking the scoring operator to serve {@code update}. */

@@ -19,7 +19,8 @@ public final class Predictions {
                                     String fallbackReason, long nowMillis) {
         return new Prediction(request.eventId, request.userId, model.name(), model.version(), toList(scores),
                 model.labels().get(ModelMetadata.argmax(scores)), fallbackReason != null, fallbackReason,
-                request.eventTimeMillis, request.ingestTimeMillis, nowMillis, servedBy);
+                request.eventTimeMillis, request.ingestTimeMillis, nowMillis, servedBy,
+                request.contextEvents > 0 ? request.contextEvents : null);
     }
 
     /** The answer when no model could give one: the serving model's class priors, flagged, with the reason. */

@@ -34,8 +34,9 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
     @SuppressWarnings("unchecked")
     public static final TypeInformation<List<ScoringRequest>> TYPE =
             new SerializerTypeInfo<>("ScoringBatch", (Class<List<ScoringRequest>>) (Class<?>) List.class, INSTANCE);
-    /** Format 2 starts each request with its kind; format 1 held events only. */
-    private static final int FORMAT_VERSION = 2;
+    /** Format 3 adds each event's context count; format 2 starts each request with its kind; format 1 held events only. */
+    private static final int FORMAT_VERSION = 3;
+    private static final int FORMAT_WITH_KINDS = 2;
     private static final int FORMAT_EVENTS_ONLY = 1;
     private static final int EVENT = 0;
     private static final int CONTROL = 1;
@@ -90,6 +91,7 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
             out.writeInt(r.priority);
             out.writeLong(r.eventTimeMillis);
             out.writeLong(r.ingestTimeMillis);
+            out.writeLong(r.contextEvents);
             if (r.features == null) {
                 out.writeInt(-1);
             } else {
@@ -104,7 +106,7 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
     @Override
     public List<ScoringRequest> deserialize(DataInputView in) throws IOException {
         int version = in.readUnsignedByte();
-        if (version != FORMAT_VERSION && version != FORMAT_EVENTS_ONLY) {
+        if (version != FORMAT_VERSION && version != FORMAT_WITH_KINDS && version != FORMAT_EVENTS_ONLY) {
             throw new IOException("Unknown scoring batch format version " + version);
         }
         int size = in.readInt();
@@ -125,6 +127,9 @@ public final class ScoringBatchSerializer extends TypeSerializerSingleton<List<S
             r.priority = in.readInt();
             r.eventTimeMillis = in.readLong();
             r.ingestTimeMillis = in.readLong();
+            if (version == FORMAT_VERSION) {
+                r.contextEvents = in.readLong();
+            }
             int features = in.readInt();
             if (features >= 0) {
                 r.features = new float[features];

@@ -6,6 +6,15 @@ import dev.flinkai.schemas.Tier;
 import dev.flinkai.schemas.UserEvent;
 import dev.flinkai.schemas.UserProfile;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -24,7 +33,10 @@ import java.util.SplittableRandom;
  * model that sees the profile knows a new user better. It is drawn from the user id alone and leaves the event
  * sequence as it was.
  *
- * <p>Deterministic for a given seed and call sequence. Not thread-safe.
+ * <p>Deterministic for a given seed and call sequence. Its whole state can be taken ({@link #snapshot()}) and a
+ * simulator {@link #restore restored} from it continues exactly where the first one was: what a checkpointed generator
+ * needs to go on after a failure as if there had been none (and, at another parallelism, with each user where they
+ * were). Not thread-safe.
  */
 public final class UserBehaviourSimulator {
 
@@ -64,7 +76,9 @@ public final class UserBehaviourSimulator {
     private static final String[] ALL_FEATURES = {"chat", "search", "code", "summarize", "translate", "image", "agent"};
     private static final String[] LOCALES = {"en-US", "en-GB", "de-DE", "fr-FR", "es-ES", "ja-JP", "pt-BR"};
 
-    private final SplittableRandom random;
+    private static final int STATE_FORMAT = 1;
+
+    private final SplitMix64 random;
     private final int partition;
     private final int partitions;
     private final double[] popularityCdf;
@@ -81,7 +95,7 @@ public final class UserBehaviourSimulator {
         if (users < partitions) {
             throw new IllegalArgumentException("users (" + users + ") must be at least the partitions (" + partitions + ")");
         }
-        this.random = new SplittableRandom(seed * 1_000_003L + partition);
+        this.random = new SplitMix64(seed * 1_000_003L + partition);
         this.partition = partition;
         this.partitions = partitions;
         int local = (users - partition + partitions - 1) / partitions;
@@ -90,6 +104,102 @@ public final class UserBehaviourSimulator {
         java.util.Arrays.fill(lastType, (byte) -1);
         this.lastOutcome = new byte[local];
         this.sessionNumber = new int[local];
+    }
+
+    /**
+     * The simulator's state: its random stream's position and what each of its users did last. About 6 bytes per
+     * user of the partition.
+     */
+    public byte[] snapshot() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(32 + lastType.length * 6);
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeByte(STATE_FORMAT);
+            out.writeInt(partition);
+            out.writeInt(partitions);
+            out.writeInt(lastType.length);
+            out.writeLong(random.seed);
+            out.write(lastType);
+            out.write(lastOutcome);
+            for (int session : sessionNumber) {
+                out.writeInt(session);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /**
+     * The simulator of {@code partition} of {@code partitions} that goes on from the snapshots ({@link #snapshot()}) of
+     * a run's simulators. With this partition's own snapshot it goes on exactly as the simulator it was taken from would
+     * have: the same users, events and random numbers. After a change of partitioning it takes each of its users' last
+     * event and session from whichever snapshot held the user, and draws a random stream of its own from the
+     * snapshots' streams.
+     *
+     * @throws IllegalArgumentException when a snapshot is unreadable or of another number of users
+     */
+    public static UserBehaviourSimulator restore(Collection<byte[]> states, long seed, int users, double zipfExponent,
+                                                 int partition, int partitions) {
+        List<Snapshot> snapshots = new ArrayList<>();
+        for (byte[] state : states) {
+            snapshots.add(Snapshot.read(state, users));
+        }
+        snapshots.sort(Comparator.comparingInt((Snapshot s) -> s.partitions).thenComparingInt(s -> s.partition));
+        UserBehaviourSimulator simulator = new UserBehaviourSimulator(seed, users, zipfExponent, partition, partitions);
+        long streams = seed * 1_000_003L + partition;
+        for (Snapshot snapshot : snapshots) {
+            if (snapshot.partition == partition && snapshot.partitions == partitions) {
+                simulator.random.seed = snapshot.randomSeed;
+                System.arraycopy(snapshot.lastType, 0, simulator.lastType, 0, simulator.lastType.length);
+                System.arraycopy(snapshot.lastOutcome, 0, simulator.lastOutcome, 0, simulator.lastOutcome.length);
+                System.arraycopy(snapshot.sessionNumber, 0, simulator.sessionNumber, 0, simulator.sessionNumber.length);
+                return simulator;
+            }
+            streams = streams * 31 + snapshot.randomSeed;
+            for (int local = 0; local < snapshot.lastType.length; local++) {
+                long user = (long) local * snapshot.partitions + snapshot.partition;
+                if (user % partitions == partition) {
+                    int mine = (int) (user / partitions);
+                    simulator.lastType[mine] = snapshot.lastType[local];
+                    simulator.lastOutcome[mine] = snapshot.lastOutcome[local];
+                    simulator.sessionNumber[mine] = snapshot.sessionNumber[local];
+                }
+            }
+        }
+        simulator.random.seed = new SplitMix64(streams).nextLong();
+        return simulator;
+    }
+
+    /** One simulator's state as {@link #snapshot()} wrote it. */
+    private record Snapshot(int partition, int partitions, long randomSeed, byte[] lastType, byte[] lastOutcome,
+                            int[] sessionNumber) {
+        static Snapshot read(byte[] state, int users) {
+            try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
+                int format = in.readUnsignedByte();
+                if (format != STATE_FORMAT) {
+                    throw new IllegalArgumentException("Unknown simulator state format " + format);
+                }
+                int partition = in.readInt();
+                int partitions = in.readInt();
+                int local = in.readInt();
+                if (local != (users - partition + partitions - 1) / partitions) {
+                    throw new IllegalArgumentException("The simulator state of partition " + partition + " of "
+                            + partitions + " holds " + local + " users: not a share of " + users + " users");
+                }
+                long randomSeed = in.readLong();
+                byte[] lastType = new byte[local];
+                in.readFully(lastType);
+                byte[] lastOutcome = new byte[local];
+                in.readFully(lastOutcome);
+                int[] sessionNumber = new int[local];
+                for (int i = 0; i < local; i++) {
+                    sessionNumber[i] = in.readInt();
+                }
+                return new Snapshot(partition, partitions, randomSeed, lastType, lastOutcome, sessionNumber);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("Unreadable simulator state", e);
+            }
+        }
     }
 
     /** Every assistant feature the simulated users use. */
@@ -226,5 +336,47 @@ public final class UserBehaviourSimulator {
         }
         cdf[n - 1] = 1.0;
         return cdf;
+    }
+
+    /**
+     * The numbers of {@link SplittableRandom}{@code (seed)} (SplitMix64, as the JDK computes them; checked against it
+     * by the tests), with a state that can be read and set: the seed.
+     */
+    static final class SplitMix64 {
+        private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L;
+        long seed;
+
+        SplitMix64(long seed) {
+            this.seed = seed;
+        }
+
+        long nextLong() {
+            long z = seed += GOLDEN_GAMMA;
+            z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+            z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+            return z ^ (z >>> 31);
+        }
+
+        int nextInt() {
+            long z = seed += GOLDEN_GAMMA;
+            z = (z ^ (z >>> 33)) * 0x62a9d9ed799705f5L;
+            return (int) (((z ^ (z >>> 28)) * 0xcb24d0a5c88c35b3L) >>> 32);
+        }
+
+        int nextInt(int bound) {
+            int m = bound - 1;
+            int r = nextInt();
+            if ((bound & m) == 0) {
+                return r & m;
+            }
+            for (int u = r >>> 1; u + m - (r = u % bound) < 0; u = nextInt() >>> 1) {
+                // reject over-represented candidates, as the JDK does
+            }
+            return r;
+        }
+
+        double nextDouble() {
+            return (nextLong() >>> 11) * 0x1.0p-53;
+        }
     }
 }

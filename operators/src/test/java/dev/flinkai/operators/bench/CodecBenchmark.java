@@ -87,7 +87,7 @@ public class CodecBenchmark {
             eventBytes[i] = avroOut.toByteArray();
             predictions[i] = new Prediction(e.getEventId(), e.getUserId(), "next_event_mlp", "1.0",
                     List.of(0.61f, 0.2f, 0.09f, 0.1f), "QUERY", false, null, e.getEventTimeMillis(),
-                    e.getEventTimeMillis() + 3, e.getEventTimeMillis() + 9, "local");
+                    e.getEventTimeMillis() + 3, e.getEventTimeMillis() + 9, "local", (long) i + 1);
             records[i] = ReceivedRecord.valid(e, e.getEventTimeMillis() + 3);
         }
     }

@@ -40,7 +40,7 @@ class ScoringBatchSerializerTest {
                 }
             }
             batch.add(new ScoringRequest("ev-" + i + "-ü", "user-" + random.nextInt(), random.nextInt(),
-                    random.nextLong(), random.nextLong(), features));
+                    random.nextLong(), random.nextLong(), features, random.nextInt(1_000_000)));
         }
         DataOutputSerializer out = new DataOutputSerializer(256);
         ScoringBatchSerializer.INSTANCE.serialize(batch, out);
@@ -84,5 +84,24 @@ class ScoringBatchSerializerTest {
         List<ScoringRequest> read = ScoringBatchSerializer.INSTANCE.deserialize(new DataInputDeserializer(out.getCopyOfBuffer()));
         assertThat(read).usingRecursiveFieldByFieldElementComparator()
                 .containsExactly(new ScoringRequest("ev-1", "user-1", 2, 10L, 20L, new float[] {0.5f, 1.5f}));
+    }
+
+    /** Batches of format 2 (before the context count) read with the count unknown (0). */
+    @Test
+    void aBatchOfFormatTwoReadsWithoutContextCount() throws Exception {
+        DataOutputSerializer out = new DataOutputSerializer(256);
+        out.writeByte(2);
+        out.writeInt(1);
+        out.writeByte(0);
+        StringValue.writeString("ev-1", out);
+        StringValue.writeString("user-1", out);
+        out.writeInt(2);
+        out.writeLong(10L);
+        out.writeLong(20L);
+        out.writeInt(1);
+        out.writeFloat(0.5f);
+        List<ScoringRequest> read = ScoringBatchSerializer.INSTANCE.deserialize(new DataInputDeserializer(out.getCopyOfBuffer()));
+        assertThat(read).usingRecursiveFieldByFieldElementComparator()
+                .containsExactly(new ScoringRequest("ev-1", "user-1", 2, 10L, 20L, new float[] {0.5f}, 0L));
     }
 }
