@@ -9,9 +9,10 @@ import java.util.List;
 /**
  * A new model version that serves worse than the one before it on the same feature: more fallbacks (by more than
  * {@code maxFallbackIncrease} percentage points), a slower p99 (by more than {@code maxLatencyIncrease} as a
- * fraction), or a different label distribution (total variation distance above {@code maxLabelDistance}: the new
- * model predicts other things for the same traffic). Both versions need {@code minPredictions} predictions before
- * rates and distributions are compared: the first minutes of a rollout are a handful of predictions.
+ * fraction, and by more than twice the two p99s' combined sampling error), or a different label distribution (total
+ * variation distance above {@code maxLabelDistance}: the new model predicts other things for the same traffic). Both
+ * versions need {@code minPredictions} predictions before they are compared: the first minutes of a rollout are a
+ * handful of predictions, and a p99 of a few hundred latencies moves by a quarter by chance.
  *
  * <p>The alert's key names both versions ({@code model=2.0.0,previous=1.0.0}), so the way back is in the alert.
  */
@@ -51,13 +52,15 @@ public final class RegressionDetector implements Serializable {
                         maxLabelDistance, versions + "predicted labels " + candidate.labelCounts() + " against "
                         + previous.labelCounts() + " (total variation distance " + Format.number(distance) + ")"));
             }
-        }
-        double p99 = candidate.latencyP99Millis();
-        double p99Before = previous.latencyP99Millis();
-        if (!Double.isNaN(p99) && !Double.isNaN(p99Before) && p99 > p99Before * (1 + maxLatencyIncrease)) {
-            findings.add(new Finding(AlertKind.REGRESSION, Finding.key(key, Metric.LATENCY_P99.id),
-                    Metric.LATENCY_P99.id, p99, p99Before, versions + "p99 latency "
-                    + Format.value(Metric.LATENCY_P99, p99) + " against " + Format.value(Metric.LATENCY_P99, p99Before)));
+            double p99 = candidate.latencyP99Millis();
+            double p99Before = previous.latencyP99Millis();
+            double noise = 2 * Math.hypot(candidate.latencyP99ErrorMillis(), previous.latencyP99ErrorMillis());
+            if (p99 > p99Before * (1 + maxLatencyIncrease) && p99 - p99Before > noise) {
+                findings.add(new Finding(AlertKind.REGRESSION, Finding.key(key, Metric.LATENCY_P99.id),
+                        Metric.LATENCY_P99.id, p99, p99Before, versions + "p99 latency "
+                        + Format.value(Metric.LATENCY_P99, p99) + " against "
+                        + Format.value(Metric.LATENCY_P99, p99Before)));
+            }
         }
         return findings;
     }

@@ -2,28 +2,34 @@ package dev.flinkai.operators.detectors;
 
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * The windows of one model version pooled into one measure: predictions and fallbacks summed (a rate over all of
- * them, each window weighted by its size), label counts summed, and the median of the windows' p99 latencies (one
- * slow window does not make a version slow).
+ * them, each window weighted by its size), label counts summed, and the median of the p99 latencies of the windows
+ * that measured one (one slow window does not make a version slow) with the median of their sampling errors.
  */
 public record VersionSummary(String version, int windows, long predictions, long fallbacks, double latencyP99Millis,
-                             Map<String, Long> labelCounts) {
+                             double latencyP99ErrorMillis, Map<String, Long> labelCounts) {
 
     public static VersionSummary of(String version, Collection<WindowStats> windows) {
         long predictions = 0;
         long fallbacks = 0;
         Map<String, Long> labels = new HashMap<>();
-        double[] p99 = windows.stream().mapToDouble(WindowStats::latencyP99Millis).filter(v -> !Double.isNaN(v)).toArray();
+        List<WindowStats> measured = windows.stream()
+                .filter(w -> !Double.isNaN(Metric.LATENCY_P99.of(w, 1))).toList();
+        double[] p99 = measured.stream().mapToDouble(WindowStats::latencyP99Millis).toArray();
+        double[] p99Error = measured.stream()
+                .mapToDouble(w -> Double.isNaN(w.latencyP99ErrorMillis()) ? 0 : w.latencyP99ErrorMillis()).toArray();
         for (WindowStats w : windows) {
             predictions += w.predictions();
             fallbacks += w.fallbacks();
             w.labelCounts().forEach((label, count) -> labels.merge(label, count, Long::sum));
         }
         return new VersionSummary(version, windows.size(), predictions, fallbacks,
-                p99.length == 0 ? Double.NaN : AnomalyDetector.median(p99), Map.copyOf(labels));
+                p99.length == 0 ? Double.NaN : AnomalyDetector.median(p99),
+                p99.length == 0 ? Double.NaN : AnomalyDetector.median(p99Error), Map.copyOf(labels));
     }
 
     public double fallbackRate() {

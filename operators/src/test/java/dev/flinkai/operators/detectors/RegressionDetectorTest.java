@@ -15,8 +15,13 @@ class RegressionDetectorTest {
     private final RegressionDetector detector = new RegressionDetector(0.02, 0.25, 0.15, 200);
 
     private static WindowStats window(String version, double p99, long predictions, long fallbacks, Map<String, Long> labels) {
+        return window(version, p99, 5, predictions, fallbacks, labels);
+    }
+
+    private static WindowStats window(String version, double p99, double p99Error, long predictions, long fallbacks,
+                                      Map<String, Long> labels) {
         return new WindowStats("chat", version, 60_000, 1_000, 1, 2, p99, 0, 0, predictions, fallbacks, labels, 20, 40,
-                0, Double.NaN);
+                0, p99Error);
     }
 
     /** 10 of 1,000 predictions fell back (1 %); the new version 90 of 1,000 (9 %): 8 points worse. */
@@ -74,6 +79,16 @@ class RegressionDetectorTest {
             assertThat(f.value()).isEqualTo(290);
             assertThat(f.reference()).isEqualTo(210);
         });
+    }
+
+    /** 290 against 210 again, but each p99 may be off by 40 ms by chance: 80 ms is within twice their 57 ms. */
+    @Test
+    void aSlowerP99WithinItsSamplingErrorIsNoRegression() {
+        VersionSummary noisyBefore = VersionSummary.of("1.0.0", List.of(
+                window("1.0.0", 210, 40, 1_000, 10, Map.of("QUERY", 600L, "ACTION", 400L))));
+        VersionSummary noisy = VersionSummary.of("2.0.0", List.of(
+                window("2.0.0", 290, 40, 1_000, 10, Map.of("QUERY", 600L, "ACTION", 400L))));
+        assertThat(detector.check("chat", noisy, noisyBefore)).isEmpty();
     }
 
     @Test
