@@ -57,6 +57,7 @@ final class DeploymentChecks {
             }
             switch (kind(resource)) {
                 case "FlinkDeployment" -> new Deployment(resource, resources, problems).check();
+                case "KafkaTopic" -> checkReplicas(resource, resources, problems);
                 case "Secret" -> {
                     if (resource.has("data") || resource.has("stringData")) {
                         problems.add(id(resource) + " data: a Secret with its values in the manifests; create it "
@@ -67,6 +68,37 @@ final class DeploymentChecks {
             }
         }
         return problems;
+    }
+
+    /**
+     * A topic's replicas fit on the brokers of its Kafka (or Strimzi cannot create it, and every job that uses it
+     * waits), and its writers' acks=all can be met (min.insync.replicas at most the replicas).
+     */
+    private static void checkReplicas(ObjectNode topic, List<ObjectNode> all, List<String> problems) {
+        String cluster = topic.at("/metadata/labels").path("strimzi.io/cluster").asText();
+        int brokers = all.stream().filter(r -> kind(r).equals("KafkaNodePool"))
+                .filter(r -> cluster.equals(r.at("/metadata/labels").path("strimzi.io/cluster").asText()))
+                .filter(r -> containsText(r.at("/spec/roles"), "broker"))
+                .mapToInt(r -> r.at("/spec/replicas").asInt()).sum();
+        int replicas = topic.at("/spec/replicas").asInt();
+        if (replicas > brokers) {
+            problems.add(id(topic) + " spec.replicas: " + replicas + " replicas, but Kafka " + cluster + " has "
+                    + brokers + " broker(s)");
+        }
+        JsonNode minInsync = topic.at("/spec/config/min.insync.replicas");
+        if (!minInsync.isMissingNode() && minInsync.asInt() > replicas) {
+            problems.add(id(topic) + " spec.config.min.insync.replicas: " + minInsync.asText() + " is more than its "
+                    + replicas + " replicas: no write with acks=all (every job's) would succeed");
+        }
+    }
+
+    private static boolean containsText(JsonNode array, String text) {
+        for (JsonNode element : array) {
+            if (text.equals(element.asText())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The checks of one FlinkDeployment. */

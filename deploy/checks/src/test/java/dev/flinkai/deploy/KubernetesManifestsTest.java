@@ -200,6 +200,17 @@ class KubernetesManifestsTest {
                 .anySatisfy(p -> assertThat(p).contains("--kafka.sasl.username 'someone' is no KafkaUser"));
     }
 
+    /** dev has one broker: a topic with three replicas would never be created, and its jobs would wait for it. */
+    @Test
+    void moreReplicasThanBrokersAreRefused() {
+        assertThat(check(rendered("dev"), "KafkaTopic/kpis", t -> spec(t).put("replicas", 3)))
+                .anySatisfy(p -> assertThat(p).isEqualTo("KafkaTopic/kpis spec.replicas: 3 replicas, but Kafka "
+                        + "events has 1 broker(s)"));
+        assertThat(check(rendered("prod"), "KafkaTopic/kpis",
+                t -> ((ObjectNode) t.at("/spec/config")).put("min.insync.replicas", 4)))
+                .anySatisfy(p -> assertThat(p).startsWith("KafkaTopic/kpis spec.config.min.insync.replicas: 4"));
+    }
+
     @Test
     void aClientThatDoesNotSpeakTheListenersProtocolIsRefused() {
         List<String> problems = checkMainJob(d -> {
