@@ -162,6 +162,16 @@ final class ComposeChecks {
             expect(command.get(0), stack.get("KPI_NAME"), where + " (job name)", problems);
             expect(given, "topic.events", stack.get("TOPIC_EVENTS"), where, problems);
             expect(given, "topic.kpis", stack.get("TOPIC_KPIS"), where, problems);
+        } else if (job == Jobs.OPS) {
+            expect(command.get(0), stack.get("OPS_NAME"), where + " (job name)", problems);
+            expect(given, "topic.events", stack.get("TOPIC_EVENTS"), where, problems);
+            expect(given, "topic.predictions", stack.get("TOPIC_PREDICTIONS"), where, problems);
+            expect(given, "topic.dead-letters", stack.get("TOPIC_DEAD_LETTERS"), where, problems);
+            expect(given, "topic.alerts", stack.get("TOPIC_ALERTS"), where, problems);
+            expect(given, "delivery", stack.get("DELIVERY"), where, problems);
+            expect(given, "checkpoint.interval", stack.get("CHECKPOINT_INTERVAL"), where, problems);
+            // the limits, too: the compose stack's simulated users are the local stack's
+            expect(given, "detectors.limits", stack.get("OPS_LIMITS"), where, problems);
         } else {
             expect(command.get(0), stack.get("GENERATOR_NAME"), where + " (job name)", problems);
             expect(given, "topic.events", stack.get("TOPIC_EVENTS"), where, problems);
@@ -180,7 +190,7 @@ final class ComposeChecks {
         expect(partitions, stack.get("TOPIC_EVENTS"), stack.get("TOPIC_EVENTS_PARTITIONS"), where, problems);
         expect(partitions, stack.get("TOPIC_PREDICTIONS"), stack.get("TOPIC_PREDICTIONS_PARTITIONS"), where, problems);
         for (String topic : List.of("TOPIC_DEAD_LETTERS", "TOPIC_PROFILES", "TOPIC_MODEL_UPDATES", "TOPIC_MODEL_EVENTS",
-                "TOPIC_KPIS")) {
+                "TOPIC_KPIS", "TOPIC_ALERTS")) {
             if (!partitions.containsKey(stack.get(topic))) {
                 problems.add(where + ": creates no topic " + stack.get(topic));
             }

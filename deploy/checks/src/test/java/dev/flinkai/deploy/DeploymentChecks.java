@@ -1,7 +1,5 @@
 package dev.flinkai.deploy;
 
-import dev.flinkai.jobs.ContextInferenceOptions;
-import dev.flinkai.jobs.KpiSettings;
 import dev.flinkai.jobs.PipelineOperator;
 import dev.flinkai.jobs.kafka.KafkaAccess;
 
@@ -57,6 +55,7 @@ final class DeploymentChecks {
             }
             switch (kind(resource)) {
                 case "FlinkDeployment" -> new Deployment(resource, resources, problems).check();
+                case "KafkaTopic" -> checkReplicas(resource, resources, problems);
                 case "Secret" -> {
                     if (resource.has("data") || resource.has("stringData")) {
                         problems.add(id(resource) + " data: a Secret with its values in the manifests; create it "
@@ -67,6 +66,37 @@ final class DeploymentChecks {
             }
         }
         return problems;
+    }
+
+    /**
+     * A topic's replicas fit on the brokers of its Kafka (or Strimzi cannot create it, and every job that uses it
+     * waits), and its writers' acks=all can be met (min.insync.replicas at most the replicas).
+     */
+    private static void checkReplicas(ObjectNode topic, List<ObjectNode> all, List<String> problems) {
+        String cluster = topic.at("/metadata/labels").path("strimzi.io/cluster").asText();
+        int brokers = all.stream().filter(r -> kind(r).equals("KafkaNodePool"))
+                .filter(r -> cluster.equals(r.at("/metadata/labels").path("strimzi.io/cluster").asText()))
+                .filter(r -> containsText(r.at("/spec/roles"), "broker"))
+                .mapToInt(r -> r.at("/spec/replicas").asInt()).sum();
+        int replicas = topic.at("/spec/replicas").asInt();
+        if (replicas > brokers) {
+            problems.add(id(topic) + " spec.replicas: " + replicas + " replicas, but Kafka " + cluster + " has "
+                    + brokers + " broker(s)");
+        }
+        JsonNode minInsync = topic.at("/spec/config/min.insync.replicas");
+        if (!minInsync.isMissingNode() && minInsync.asInt() > replicas) {
+            problems.add(id(topic) + " spec.config.min.insync.replicas: " + minInsync.asText() + " is more than its "
+                    + replicas + " replicas: no write with acks=all (every job's) would succeed");
+        }
+    }
+
+    private static boolean containsText(JsonNode array, String text) {
+        for (JsonNode element : array) {
+            if (text.equals(element.asText())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The checks of one FlinkDeployment. */
@@ -267,6 +297,12 @@ final class DeploymentChecks {
                 problem("spec.flinkConfiguration.execution.checkpointing.incremental: not true; full checkpoints "
                         + "of every user's context take minutes at prod size");
             }
+            if (job == Jobs.OPS) {
+                for (Jobs.Operator operator : Jobs.opsJobStatefulOperators(argv, Configuration.fromMap(conf),
+                        environment)) {
+                    checkOpsUid(operator.uid(), operator.name()).ifPresent(this::problem);
+                }
+            }
             if (job != Jobs.CONTEXT_INFERENCE) {
                 return; // what follows is the main job's: it scales with the autoscaler, and its uids are set by hand
             }
@@ -297,12 +333,10 @@ final class DeploymentChecks {
         }
 
         private void checkKafka(Jobs job, Map<String, String> given, Map<String, String> environment) {
-            // every topic the job reads or writes, named or by default (an empty name turns that input or output off)
-            List<ConfigOption<String>> topicOptions = job == Jobs.KPIS
-                    ? List.of(ContextInferenceOptions.TOPIC_EVENTS, KpiSettings.TOPIC_KPIS)
-                    : List.of(ContextInferenceOptions.TOPIC_EVENTS, ContextInferenceOptions.TOPIC_PREDICTIONS,
-                            ContextInferenceOptions.TOPIC_DEAD_LETTERS, ContextInferenceOptions.TOPIC_PROFILES,
-                            ContextInferenceOptions.TOPIC_MODEL_UPDATES, ContextInferenceOptions.TOPIC_MODEL_EVENTS);
+            List<String> reads = topics(job.reads, given);
+            List<String> writes = topics(job.writes, given);
+            List<ConfigOption<String>> topicOptions = new ArrayList<>(job.reads);
+            topicOptions.addAll(job.writes);
             for (ConfigOption<String> topicOption : topicOptions) {
                 String topic = given.getOrDefault(topicOption.key(), topicOption.defaultValue());
                 if (!topic.isBlank() && kafkaTopic(topic) == null) {
@@ -311,18 +345,48 @@ final class DeploymentChecks {
             }
             String user = given.get(KafkaAccess.SASL_USERNAME.key());
             if (user != null) {
-                boolean kafkaUser = all.stream().anyMatch(r -> kind(r).equals("KafkaUser") && name(r).equals(user));
+                ObjectNode kafkaUser = all.stream().filter(r -> kind(r).equals("KafkaUser") && name(r).equals(user))
+                        .findFirst().orElse(null);
                 String passwordSecret = secretKeyRefs().get(KafkaAccess.PASSWORD_ENV);
-                if (!kafkaUser) {
+                if (kafkaUser == null) {
                     problem("spec.job.args: --kafka.sasl.username '" + user + "' is no KafkaUser here");
-                } else if (!user.equals(passwordSecret)) {
-                    problem("spec.flinkConfiguration.kubernetes.env.secretKeyRef: " + KafkaAccess.PASSWORD_ENV
-                            + " comes from Secret '" + passwordSecret + "', not from KafkaUser " + user + "'s");
+                } else {
+                    if (!user.equals(passwordSecret)) {
+                        problem("spec.flinkConfiguration.kubernetes.env.secretKeyRef: " + KafkaAccess.PASSWORD_ENV
+                                + " comes from Secret '" + passwordSecret + "', not from KafkaUser " + user + "'s");
+                    }
+                    checkAcls(job, kafkaUser, reads, writes, given);
                 }
             }
             String bootstrap = given.get("kafka.bootstrap-servers");
             if (bootstrap != null) {
                 checkListener(bootstrap, given);
+            }
+        }
+
+        /**
+         * The job's KafkaUser may do what the job does (the broker refuses the rest, and the job fails at start or,
+         * for a transaction, at its first checkpoint): read its inputs in its consumer group, write its outputs, and
+         * when exactly-once, use the transactional ids named after the group.
+         */
+        private void checkAcls(Jobs job, ObjectNode kafkaUser, List<String> reads, List<String> writes,
+                               Map<String, String> given) {
+            String where = id(kafkaUser) + " spec.authorization.acls: ";
+            String asJob = " (" + id + ")";
+            reads.stream().filter(t -> !Acls.of(kafkaUser).allow("topic", t, "Read"))
+                    .forEach(t -> problems.add(where + "no Read on topic " + t + asJob));
+            writes.stream().filter(t -> !Acls.of(kafkaUser).allow("topic", t, "Write"))
+                    .forEach(t -> problems.add(where + "no Write on topic " + t + asJob));
+            if (job.groupId == null || reads.isEmpty()) {
+                return;
+            }
+            String group = given.getOrDefault(job.groupId.key(), job.groupId.defaultValue());
+            if (!Acls.of(kafkaUser).allow("group", group, "Read")) {
+                problems.add(where + "no Read on group " + group + asJob);
+            }
+            if (job.transactional(given) && !Acls.of(kafkaUser).allowPrefix("transactionalId", group + "-", "Write")) {
+                problems.add(where + "no Write on the transactionalIds " + group + "-... of its exactly-once "
+                        + "sinks (a prefix ACL)" + asJob);
             }
         }
 
@@ -366,6 +430,54 @@ final class DeploymentChecks {
         }
     }
 
+    /** The topics these options name in the arguments or by default; blank ones are off. */
+    private static List<String> topics(List<ConfigOption<String>> options, Map<String, String> given) {
+        return options.stream().map(o -> given.getOrDefault(o.key(), o.defaultValue()))
+                .filter(t -> !t.isBlank()).toList();
+    }
+
+    /** A KafkaUser's simple-authorization ACLs, matched as Kafka's authorizer matches them (allow rules only). */
+    private record Acls(List<JsonNode> rules) {
+
+        static Acls of(JsonNode kafkaUser) {
+            List<JsonNode> rules = new ArrayList<>();
+            kafkaUser.at("/spec/authorization/acls").forEach(rules::add);
+            return new Acls(rules);
+        }
+
+        /** Whether {@code operation} on the resource named {@code name} is allowed. */
+        boolean allow(String type, String name, String operation) {
+            return rules.stream().anyMatch(r -> covers(r, type, operation) && matches(r, name, false));
+        }
+
+        /** Whether {@code operation} is allowed on every resource whose name starts with {@code prefix}. */
+        boolean allowPrefix(String type, String prefix, String operation) {
+            return rules.stream().anyMatch(r -> covers(r, type, operation) && matches(r, prefix, true));
+        }
+
+        private static boolean covers(JsonNode rule, String type, String operation) {
+            if (!type.equals(rule.at("/resource/type").asText())
+                    || "deny".equalsIgnoreCase(rule.path("type").asText("allow"))) {
+                return false;
+            }
+            List<String> operations = new ArrayList<>();
+            rule.path("operations").forEach(o -> operations.add(o.asText()));
+            if (rule.has("operation")) {
+                operations.add(rule.path("operation").asText());
+            }
+            return operations.contains(operation) || operations.contains("All");
+        }
+
+        private static boolean matches(JsonNode rule, String name, boolean everyNameWithPrefix) {
+            String aclName = rule.at("/resource/name").asText();
+            if (aclName.equals("*")) {
+                return true;
+            }
+            return "prefix".equals(rule.at("/resource/patternType").asText("literal"))
+                    ? name.startsWith(aclName) : !everyNameWithPrefix && name.equals(aclName);
+        }
+    }
+
     /**
      * Empty when the operator's uid is one of {@link PipelineOperator}'s (or the committer's that Flink derives from a
      * sink's uid), else why not.
@@ -379,6 +491,17 @@ final class DeploymentChecks {
         boolean known = Arrays.stream(PipelineOperator.values()).anyMatch(o -> o.uid.equals(own));
         return known ? Optional.empty() : Optional.of("operator '" + operatorName + "' has uid '"
                 + uid + "', which is not one of PipelineOperator's");
+    }
+
+    /** Empty when a stateful operator of the ops job has one of its uids ({@link Jobs#OPS_UIDS}), else why not. */
+    static Optional<String> checkOpsUid(String uid, String operatorName) {
+        if (uid == null) {
+            return Optional.of("operator '" + operatorName + "' of the ops job holds state but has no uid: its state "
+                    + "would not survive the next change of the pipeline (set one in OpsJob or WindowStatsStage)");
+        }
+        String own = uid.startsWith("Sink Committer: ") ? uid.substring("Sink Committer: ".length()) : uid;
+        return Jobs.OPS_UIDS.contains(own) ? Optional.empty() : Optional.of("operator '" + operatorName
+                + "' of the ops job has uid '" + uid + "', which is none of OpsJob's and WindowStatsStage's");
     }
 
     static Map<String, String> flinkConfiguration(JsonNode resource) {

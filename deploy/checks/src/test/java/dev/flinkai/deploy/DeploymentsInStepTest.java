@@ -1,5 +1,7 @@
 package dev.flinkai.deploy;
 
+import dev.flinkai.jobs.OpsSettings;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -105,9 +107,7 @@ class DeploymentsInStepTest {
     void kubernetesDevRunsTheLocalStacksTopicsModelAndBuckets() {
         Map<String, String> stack = StackEnv.defaults(Build.file("deploy/local/stack.env"));
         JsonNode main = find(dev, "FlinkDeployment/context-inference");
-        List<String> args = new ArrayList<>();
-        main.at("/spec/job/args").forEach(a -> args.add(a.asText()));
-        Map<String, String> given = DeploymentChecks.arguments(args);
+        Map<String, String> given = arguments(main);
 
         assertThat(given).containsEntry("topic.events", stack.get("TOPIC_EVENTS"))
                 .containsEntry("topic.predictions", stack.get("TOPIC_PREDICTIONS"))
@@ -123,6 +123,27 @@ class DeploymentsInStepTest {
         assertThat(find(dev, "Job/minio-buckets").at("/spec/template/spec/containers/0/args/0").asText())
                 .as("the bucket job's script").contains("store/" + stack.get("S3_BUCKET_FLINK"))
                 .contains("store/" + stack.get("S3_BUCKET_MODELS") + "/" + stack.get("MODEL_PREFIX"));
+    }
+
+    /**
+     * The ops job's limits: in dev, whose simulated users are the local stack's, the local stack's (above what the
+     * simulation does when nothing is wrong); in prod the platform's targets, which are the job's defaults.
+     */
+    @Test
+    void theOpsJobAlertsAtTheLocalStacksLimitsInDevAndAtThePlatformsTargetsInProd() {
+        Map<String, String> stack = StackEnv.defaults(Build.file("deploy/local/stack.env"));
+        Map<String, String> devArgs = arguments(find(dev, "FlinkDeployment/ops"));
+        Map<String, String> prodArgs = arguments(find(Kustomize.render(Build.file("deploy/k8s/overlays/prod")),
+                "FlinkDeployment/ops"));
+
+        assertThat(devArgs).containsEntry("topic.events", stack.get("TOPIC_EVENTS"))
+                .containsEntry("topic.predictions", stack.get("TOPIC_PREDICTIONS"))
+                .containsEntry("topic.dead-letters", stack.get("TOPIC_DEAD_LETTERS"))
+                .containsEntry("topic.alerts", stack.get("TOPIC_ALERTS"))
+                .containsEntry("delivery", stack.get("DELIVERY"))
+                .containsEntry("checkpoint.interval", stack.get("CHECKPOINT_INTERVAL"))
+                .containsEntry("detectors.limits", stack.get("OPS_LIMITS"));
+        assertThat(prodArgs).containsEntry("detectors.limits", OpsSettings.LIMITS.defaultValue());
     }
 
     @Test
@@ -162,6 +183,10 @@ class DeploymentsInStepTest {
         assertThat(check(c -> ((ArrayNode) service(c, "submit-event-generator").get("command"))
                 .set(7, TextNode.valueOf("500"))))
                 .anySatisfy(p -> assertThat(p).startsWith("submit-event-generator command: rate is '500'"));
+        assertThat(check(c -> {
+            ArrayNode command = (ArrayNode) service(c, "submit-ops").get("command");
+            command.set(command.size() - 1, TextNode.valueOf(OpsSettings.LIMITS.defaultValue()));
+        })).anySatisfy(p -> assertThat(p).startsWith("submit-ops command: detectors.limits is 'latencyP99=1000,"));
         assertThat(check(c -> ((ObjectNode) service(c, "minio-init")).put("command", "mc mb local/flink")))
                 .anySatisfy(p -> assertThat(p).startsWith("minio-init command: creates no bucket models"));
     }
@@ -192,7 +217,13 @@ class DeploymentsInStepTest {
 
     private static JsonNode find(List<ObjectNode> resources, String id) {
         return resources.stream().filter(r -> DeploymentChecks.id(r).equals(id)).findFirst()
-                .orElseThrow(() -> new AssertionError("no " + id + " in the rendered dev overlay"));
+                .orElseThrow(() -> new AssertionError("no " + id + " in the rendered overlay"));
+    }
+
+    private static Map<String, String> arguments(JsonNode deployment) {
+        List<String> args = new ArrayList<>();
+        deployment.at("/spec/job/args").forEach(a -> args.add(a.asText()));
+        return DeploymentChecks.arguments(args);
     }
 
     private static Map<String, String> pomProperties(Path pom) throws Exception {

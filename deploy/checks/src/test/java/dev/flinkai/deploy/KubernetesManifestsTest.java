@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import org.apache.flink.configuration.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -200,6 +201,44 @@ class KubernetesManifestsTest {
                 .anySatisfy(p -> assertThat(p).contains("--kafka.sasl.username 'someone' is no KafkaUser"));
     }
 
+    /** The broker would refuse the job what its KafkaUser's ACLs do not allow: the ops job reads three topics. */
+    @Test
+    void aKafkaUserWithoutTheAclsItsJobNeedsIsRefused() {
+        assertThat(check(rendered("dev"), "KafkaUser/ops", u -> removeAcl(u, "topic", "predictions")))
+                .anySatisfy(p -> assertThat(p).isEqualTo("KafkaUser/ops spec.authorization.acls: no Read on topic "
+                        + "predictions (FlinkDeployment/ops)"));
+        assertThat(check(rendered("dev"), "KafkaUser/ops", u -> removeAcl(u, "group", "ops")))
+                .anySatisfy(p -> assertThat(p).contains("KafkaUser/ops").contains("no Read on group ops"));
+        assertThat(check(rendered("prod"), "KafkaUser/ops", u -> removeAcl(u, "transactionalId", "ops")))
+                .anySatisfy(p -> assertThat(p).contains("KafkaUser/ops")
+                        .contains("no Write on the transactionalIds ops-"));
+        assertThat(check(rendered("dev"), "KafkaUser/context-inference",
+                u -> removeAcl(u, "topic", "predictions")))
+                .anySatisfy(p -> assertThat(p).contains("no Write on topic predictions")
+                        .endsWith("(FlinkDeployment/context-inference)"));
+    }
+
+    /** At least once, the ops job writes no transactions: its user needs no transactional ids. */
+    @Test
+    void anAtLeastOnceJobNeedsNoTransactionalIds() {
+        List<ObjectNode> resources = copy(rendered("dev"));
+        replaceArgument(find(resources, "FlinkDeployment/ops"), "--delivery", "at-least-once");
+        removeAcl(find(resources, "KafkaUser/ops"), "transactionalId", "ops");
+
+        assertThat(checks.check(resources)).isEmpty();
+    }
+
+    /** dev has one broker: a topic with three replicas would never be created, and its jobs would wait for it. */
+    @Test
+    void moreReplicasThanBrokersAreRefused() {
+        assertThat(check(rendered("dev"), "KafkaTopic/kpis", t -> spec(t).put("replicas", 3)))
+                .anySatisfy(p -> assertThat(p).isEqualTo("KafkaTopic/kpis spec.replicas: 3 replicas, but Kafka "
+                        + "events has 1 broker(s)"));
+        assertThat(check(rendered("prod"), "KafkaTopic/kpis",
+                t -> ((ObjectNode) t.at("/spec/config")).put("min.insync.replicas", 4)))
+                .anySatisfy(p -> assertThat(p).startsWith("KafkaTopic/kpis spec.config.min.insync.replicas: 4"));
+    }
+
     @Test
     void aClientThatDoesNotSpeakTheListenersProtocolIsRefused() {
         List<String> problems = checkMainJob(d -> {
@@ -237,6 +276,32 @@ class KubernetesManifestsTest {
         assertThat(DeploymentChecks.checkUid("my-map", "Map")).hasValueSatisfying(p -> assertThat(p)
                 .contains("'my-map'").contains("not one of PipelineOperator's"));
         assertThat(DeploymentChecks.checkUid("Sink Committer: kafka-predictions-sink", "Committer")).isEmpty();
+    }
+
+    @Test
+    void statefulOperatorsOfTheOpsJobWithoutItsUidsAreNamed() {
+        assertThat(DeploymentChecks.checkOpsUid(null, "Window")).hasValueSatisfying(p -> assertThat(p)
+                .contains("'Window'").contains("no uid"));
+        assertThat(DeploymentChecks.checkOpsUid("window-2", "Window")).hasValueSatisfying(p -> assertThat(p)
+                .contains("'window-2'").contains("none of OpsJob's"));
+        assertThat(DeploymentChecks.checkOpsUid("Sink Committer: ops-alerts-sink", "Committer")).isEmpty();
+    }
+
+    /** What the check sees of the ops job: every operator with state, each with its fixed uid. */
+    @Test
+    void theOpsJobsStatefulOperatorsAreItsSourcesKeyedOperatorsAndSinks() {
+        ObjectNode ops = find(rendered("prod"), "FlinkDeployment/ops");
+        List<String> args = new ArrayList<>();
+        args(ops).forEach(a -> args.add(a.asText()));
+
+        List<Jobs.Operator> operators = Jobs.opsJobStatefulOperators(args.toArray(String[]::new),
+                Configuration.fromMap(flinkConfiguration(ops)),
+                Map.of("KAFKA_PASSWORD", "<from Secret ops>"));
+
+        assertThat(operators).extracting(Jobs.Operator::uid).containsExactlyInAnyOrder("ops-events-source",
+                "ops-predictions-source", "ops-dead-letters-source", "ops-event-prediction-join", "ops-window-stats",
+                "ops-window-totals", "ops-detectors", "ops-late-records", "ops-alerts-sink",
+                "Sink Committer: ops-alerts-sink");
     }
 
     private static List<String> checkMainJob(Consumer<ObjectNode> change) {
@@ -278,6 +343,16 @@ class KubernetesManifestsTest {
                 args.remove(i + 1);
                 args.remove(i);
                 return;
+            }
+        }
+    }
+
+    private static void removeAcl(ObjectNode kafkaUser, String type, String name) {
+        ArrayNode acls = (ArrayNode) kafkaUser.at("/spec/authorization/acls");
+        for (int i = acls.size() - 1; i >= 0; i--) {
+            if (acls.get(i).at("/resource/type").asText().equals(type)
+                    && acls.get(i).at("/resource/name").asText().equals(name)) {
+                acls.remove(i);
             }
         }
     }
