@@ -139,7 +139,8 @@ enum Jobs {
     /** The uids the ops job gives its operators with state (OpsJob, WindowStatsStage). */
     static final Set<String> OPS_UIDS = Set.of(OpsJob.EVENTS_SOURCE_UID, OpsJob.PREDICTIONS_SOURCE_UID,
             OpsJob.DEAD_LETTERS_SOURCE_UID, WindowStatsStage.JOIN_UID, WindowStatsStage.WINDOW_UID,
-            WindowStatsStage.TOTALS_UID, OpsJob.DETECTORS_UID, OpsJob.LATE_RECORDS_UID, OpsJob.ALERTS_SINK_UID);
+            WindowStatsStage.DEAD_LETTERS_UID, WindowStatsStage.TOTALS_UID, OpsJob.DETECTORS_UID,
+            OpsJob.LATE_RECORDS_UID, OpsJob.ALERTS_SINK_UID);
 
     /**
      * The operators of the ops job that hold state, as these arguments build it: its sources (offsets), keyed

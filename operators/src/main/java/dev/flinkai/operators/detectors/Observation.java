@@ -1,5 +1,6 @@
 package dev.flinkai.operators.detectors;
 
+import dev.flinkai.schemas.DeadLetter;
 import dev.flinkai.schemas.EventType;
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
@@ -53,23 +54,16 @@ public class Observation {
         return o;
     }
 
-    /** A record the main job sent to the dead letters at {@code failedAtMillis}. */
-    public static Observation deadLetter(long failedAtMillis) {
+    /**
+     * A record the main job sent to the dead letters, counted per source partition ({@link #feature}) before the
+     * totals sum the partitions up.
+     */
+    public static Observation deadLetter(DeadLetter deadLetter) {
         Observation o = new Observation();
-        o.feature = ALL;
+        o.feature = deadLetter.getSourceTopic() + "-" + deadLetter.getSourcePartition();
         o.modelVersion = ALL;
-        o.eventTimeMillis = failedAtMillis;
+        o.eventTimeMillis = deadLetter.getFailedAtMillis();
         o.deadLetter = true;
-        return o;
-    }
-
-    /** This record as counted in the totals: its time and whether it was a dead letter. */
-    public Observation asTotal() {
-        Observation o = new Observation();
-        o.feature = ALL;
-        o.modelVersion = ALL;
-        o.eventTimeMillis = eventTimeMillis;
-        o.deadLetter = deadLetter;
         return o;
     }
 

@@ -25,7 +25,8 @@ import java.util.List;
 /**
  * The ops job's statistics: user events paired with their predictions ({@link EventPredictionJoin}), then per series
  * (feature and model version) and event-time tumbling window one {@link WindowStats}; beside them, per window, the
- * totals over every feature ({@link Observation#ALL}), which also count the main job's dead letters. The inputs must
+ * totals over every feature ({@link Observation#ALL}), which also count the main job's dead letters ({@link
+ * WindowTotals}: summed from the series' and the dead-letter partitions' windows, not from every record). The inputs must
  * carry event-time timestamps and watermarks whose out-of-orderness bound is the lateness allowed: records within it
  * change no result; later ones reach {@link Statistics#late()} instead (the caller counts them).
  *
@@ -40,6 +41,7 @@ public final class WindowStatsStage {
     /** uids of the stage's stateful operators: stable, so a savepoint restores their state. */
     public static final String JOIN_UID = "ops-event-prediction-join";
     public static final String WINDOW_UID = "ops-window-stats";
+    public static final String DEAD_LETTERS_UID = "ops-window-dead-letters";
     public static final String TOTALS_UID = "ops-window-totals";
 
     /** The windows of every series and of the totals, and the records that came too late for theirs. */
@@ -59,15 +61,16 @@ public final class WindowStatsStage {
         SingleOutputStreamOperator<WindowStats> perSeries = windowed(observations.keyBy(Observation::seriesKey),
                 window, predictionWait, late)
                 .uid(WINDOW_UID).name("Window statistics per feature and model version");
-        DataStream<Observation> received = observations.map(Observation::asTotal, observationType)
-                .name("Count in the totals")
-                .union(deadLetters.map(d -> Observation.deadLetter(d.getFailedAtMillis()), observationType)
-                        .name("Count dead letters"));
-        SingleOutputStreamOperator<WindowStats> totals = windowed(received.keyBy(o -> o.feature), window,
-                predictionWait, late)
+        SingleOutputStreamOperator<WindowStats> perPartition = windowed(deadLetters
+                        .map(Observation::deadLetter, observationType).name("Count dead letters")
+                        .keyBy(Observation::seriesKey), window, predictionWait, late)
+                .uid(DEAD_LETTERS_UID).name("Dead letters per window and source partition");
+        DataStream<WindowStats> totals = perSeries.union(perPartition)
+                .keyBy(w -> Observation.ALL)
+                .process(new WindowTotals(predictionWait), WindowStatsSerializer.TYPE)
                 .uid(TOTALS_UID).name("Window totals over every feature");
         return new Statistics(perSeries.union(totals),
-                perSeries.getSideOutput(late).union(totals.getSideOutput(late)));
+                perSeries.getSideOutput(late).union(perPartition.getSideOutput(late)));
     }
 
     static SingleOutputStreamOperator<WindowStats> windowed(KeyedStream<Observation, String> observations,
