@@ -300,7 +300,7 @@ class KubernetesManifestsTest {
 
         assertThat(operators).extracting(Jobs.Operator::uid).containsExactlyInAnyOrder("ops-events-source",
                 "ops-predictions-source", "ops-dead-letters-source", "ops-event-prediction-join", "ops-window-stats",
-                "ops-window-totals", "ops-detectors", "ops-late-records", "ops-alerts-sink",
+                "ops-window-dead-letters", "ops-window-totals", "ops-detectors", "ops-late-records", "ops-alerts-sink",
                 "Sink Committer: ops-alerts-sink");
     }
 
