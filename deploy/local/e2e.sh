@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of the local stack: up.sh, then checks through REST, Kafka and S3, a stop-with-savepoint and a
 # resume, model versions rolled out and back (deploy/local/model.sh), Prometheus (targets, rules, an alert, every
-# dashboard query), the SQL path (the KPI job's records, the SQL recipes through the gateway), the ops job's alert on
-# a latency spike the generator plays in, an exactly-once duplicate check across all of it, then down.sh.
+# dashboard query), events from a producer in another language (Node.js), the SQL path (the KPI job's records, the SQL
+# recipes through the gateway), the ops job's alert on a latency spike the generator plays in, an exactly-once
+# duplicate check across all of it, then down.sh.
 #   deploy/local/e2e.sh           run it all, stop the stack at the end (down.sh, keeps run/data)
 #   deploy/local/e2e.sh --keep    leave the stack running at the end
 #   deploy/local/e2e.sh --wipe    end with down.sh --wipe
