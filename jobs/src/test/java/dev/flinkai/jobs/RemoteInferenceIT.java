@@ -130,14 +130,26 @@ class RemoteInferenceIT {
 
             server.start();
             long back = System.currentTimeMillis();
-            // The breaker lets probes through 2 s after it opened; then the server answers again.
+            // The breaker lets probes through 2 s after it opened; then the server answers again. Half-open, it lets
+            // only its 3 probe calls through and answers the rest with fallbacks, so rounds go on until three in a
+            // row are all the server's (at least one call each): the breaker has closed.
             List<Prediction> servedAgain = List.of();
-            for (int round = 0; round < 20 && servedAgain.isEmpty(); round++) {
+            int allServed = 0;
+            for (int round = 0; round < 30 && allServed < 3; round++) {
+                String prefix = "back" + round + "-";
                 produce(events, simulate(simulator, "back" + round, 50), produced);
-                Thread.sleep(1_000);
-                servedAgain = decode(kafka.readAllCommitted(predictionsTopic)).stream()
-                        .filter(p -> p.getEventId().startsWith("back") && "remote".equals(p.getServedBy())).toList();
+                awaitPredictions(predictionsTopic, produced.size());
+                List<Prediction> backRounds = decode(kafka.readAllCommitted(predictionsTopic)).stream()
+                        .filter(p -> p.getEventId().startsWith("back")).toList();
+                servedAgain = backRounds.stream().filter(p -> "remote".equals(p.getServedBy())).toList();
+                boolean all = backRounds.stream().filter(p -> p.getEventId().startsWith(prefix))
+                        .allMatch(p -> "remote".equals(p.getServedBy()) && !p.getFallback());
+                allServed = all ? allServed + 1 : 0;
+                if (!all) {
+                    Thread.sleep(1_000);
+                }
             }
+            assertThat(allServed).as("rounds in a row all answered by the server after its return").isEqualTo(3);
             assertThat(servedAgain).as("answers of the server after its return").isNotEmpty();
             assertThat(servedAgain.stream().mapToLong(Prediction::getPredictTimeMillis).min().orElseThrow() - back)
                     .as("ms from the server's return to its first answer").isLessThan(10_000);
@@ -299,11 +311,19 @@ class RemoteInferenceIT {
         return events;
     }
 
+    /**
+     * Writes {@code events} as a trickle, 20 at a time: the server must not be overloaded here, or the breaker's
+     * slow-call rule would rightly shed load after its return.
+     */
     private static void produce(String topic, List<UserEvent> events, List<UserEvent> produced) throws Exception {
         produced.addAll(events);
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
         for (UserEvent e : events) {
             records.add(new ProducerRecord<>(topic, e.getUserId().getBytes(StandardCharsets.UTF_8), avro(e)));
+            if (records.size() == 20) {
+                kafka.produce(topic, records);
+                records.clear();
+            }
         }
         kafka.produce(topic, records);
     }
