@@ -39,6 +39,7 @@ for f in "$PIDS"/taskmanager-*.pid; do
   PART=flink stop_part "$(basename "$f" .pid)"
 done
 PART=flink stop_part jobmanager
+PART=zookeeper stop_part zookeeper
 PART=model-server stop_part model-server
 PART=s3 stop_part s3
 PART=kafka stop_part kafka

@@ -143,6 +143,13 @@ alerts_tool() {
   "$JAVA" -Xmx"$TOOL_HEAP" -cp "$CACHE/tools/classes-alerts:$(PREDICTIONS_CP)" Alerts "$KAFKA_BOOTSTRAP" "$TOPIC_ALERTS" "$@"
 }
 
+# audit_tool <command> <args...>  (see tools/Audit.java): chaos.sh's read_committed audit of events and their outcomes
+audit_tool() {
+  compile_tool "$TOOLS/Audit.java" "$CACHE/tools/classes-audit" "$(PREDICTIONS_CP)" || return 1
+  "$JAVA" -Xmx"${AUDIT_HEAP:-1g}" -cp "$CACHE/tools/classes-audit:$(PREDICTIONS_CP)" Audit "$KAFKA_BOOTSTRAP" \
+    "$TOPIC_EVENTS" "$TOPIC_PREDICTIONS" "$TOPIC_DEAD_LETTERS" "$@"
+}
+
 # models_tool <command> <args...>  (see tools/Models.java): model updates and model events; the job jar holds the records
 models_tool() {
   compile_tool "$TOOLS/Models.java" "$CACHE/tools/classes-models" "$(PREDICTIONS_CP)" || return 1

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command: the main job on a real local stack (Kafka KRaft broker, S3 store, Flink session cluster, the jobs).
+# One command: the main job on a real local stack (Kafka KRaft broker, S3 store, ZooKeeper, Flink session cluster with
+# JobManager HA, the jobs).
 #   deploy/local/up.sh            fetch what is missing, start what is not running, submit what is not submitted
 #   SUBMIT_JOBS=0 deploy/local/up.sh   only the stack (broker, S3, cluster, topics, buckets, model), no jobs
 # Idempotent: running parts are detected by PID file + port, running jobs by name. Settings: deploy/local/stack.env.
@@ -138,6 +139,30 @@ start_model_server() {
 }
 model_server_ready() { curl -sf --max-time 2 "http://$MODEL_SERVER_HOST:$MODEL_SERVER_PORT/v2/health/ready" >/dev/null; }
 
+# --- 3c. ZooKeeper: the JobManager's leader election and HA pointers ---------------------------------------------
+start_zookeeper() {
+  local PART=zookeeper logf="$LOGS/zookeeper.log"
+  if pid_of zookeeper >/dev/null; then log "running (pid $(pid_of zookeeper))"; return 0; fi
+  port_open "$ZK_HOST" "$ZK_PORT" && fail zookeeper "$logf" "port $ZK_PORT is taken by a process this stack did not start: $(port_owner "$ZK_PORT")"
+  mkdir -p "$CONF/zookeeper" "$DATA/zookeeper"
+  cat >"$CONF/zookeeper/zoo.cfg" <<EOF
+tickTime=1000
+dataDir=$DATA/zookeeper
+clientPort=$ZK_PORT
+clientPortAddress=$ZK_HOST
+maxSessionTimeout=60000
+admin.enableServer=false
+4lw.commands.whitelist=ruok
+autopurge.purgeInterval=1
+EOF
+  log "starting on $ZK_HOST:$ZK_PORT"
+  launch zookeeper "$LOGS/zookeeper.out" "$JAVA" -Xmx"$ZK_HEAP" -Dflinkai.local.part=zookeeper -Dlog.file="$logf" \
+    -Dlog4j.configurationFile="file:$CONF/flink/log4j.properties" -Dlog4j2.configurationFile="file:$CONF/flink/log4j.properties" \
+    -cp "$CACHE/cluster/lib/*" org.apache.flink.runtime.zookeeper.FlinkZooKeeperQuorumPeer \
+    --zkConfigFile "$CONF/zookeeper/zoo.cfg" --peerId 1
+}
+zookeeper_ready() { [[ "$(exec 3<>"/dev/tcp/$ZK_HOST/$ZK_PORT" && printf ruok >&3 && timeout 2 cat <&3)" == imok ]]; }
+
 # --- 4. Flink session cluster -------------------------------------------------------------------------------------
 write_flink_conf() {
   mkdir -p "$CONF/flink" "$DATA/flink-tmp" "$DATA/flink-web-upload"
@@ -181,9 +206,19 @@ state.backend.rocksdb.log.file-num: 2
 # before that uses up a restart attempt)
 heartbeat.interval: 3000
 heartbeat.rpc-failure-threshold: 2
-restart-strategy.type: fixed-delay
-restart-strategy.fixed-delay.attempts: ${RESTART_ATTEMPTS}
-restart-strategy.fixed-delay.delay: ${RESTART_DELAY}
+restart-strategy.type: failure-rate
+restart-strategy.failure-rate.max-failures-per-interval: ${RESTART_MAX_FAILURES}
+restart-strategy.failure-rate.failure-rate-interval: ${RESTART_FAILURE_INTERVAL}
+restart-strategy.failure-rate.delay: ${RESTART_DELAY}
+execution.checkpointing.timeout: ${CHECKPOINT_TIMEOUT}
+execution.checkpointing.tolerable-failed-checkpoints: ${CHECKPOINT_TOLERABLE_FAILURES}
+
+# JobManager HA (ZooKeeper): a restarted JobManager recovers the running jobs
+high-availability.type: zookeeper
+high-availability.zookeeper.quorum: ${ZK_HOST}:${ZK_PORT}
+high-availability.zookeeper.client.session-timeout: ${ZK_SESSION_TIMEOUT_MS}
+high-availability.storageDir: file://${DATA}/flink-ha
+high-availability.cluster-id: /local
 
 # DJL lives in the cluster lib/ and loads parent-first: its JNI library is loaded once per TaskManager
 classloader.parent-first-patterns.additional:
@@ -231,6 +266,9 @@ start_jobmanager() {
     -Dlog4j2.configurationFile="file:$CONF/flink/log4j.properties" -cp "$CACHE/cluster/lib/*" \
     org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint --configDir "$CONF/flink" $dyn
 }
+
+# the REST API answers once a JobManager is leader, and then knows the jobs it recovered from ZooKeeper
+jobmanager_ready() { rest_get /overview | jq -e '.taskmanagers != null' >/dev/null; }
 
 tm_running_count() { rest_get /taskmanagers | jq '.taskmanagers | length'; }
 
@@ -330,6 +368,8 @@ start_kafka
 start_s3
 [[ "$MODEL_BACKEND" == remote ]] && start_model_server
 write_flink_conf
+start_zookeeper
+PART=zookeeper wait_until zookeeper "$LOGS/zookeeper.log" 60 zookeeper_ready   # the JobManager's leader election needs it
 start_jobmanager
 start_taskmanager 1
 start_sql_gateway
@@ -338,11 +378,11 @@ start_sql_gateway
 PART=kafka wait_until kafka "$LOGS/kafka.log" 90 port_open "$KAFKA_HOST" "$KAFKA_PORT"
 PART=s3 wait_until s3 "$LOGS/s3.log" 60 port_open "$S3_HOST" "$S3_PORT"
 [[ "$MODEL_BACKEND" == remote ]] && PART=model-server wait_until model-server "$LOGS/model-server.log" 90 model_server_ready
-PART=jobmanager wait_until jobmanager "$LOGS/jobmanager.log" 90 rest_get /overview
+PART=jobmanager wait_until jobmanager "$LOGS/jobmanager.log" 90 jobmanager_ready
 PART=taskmanager-1 wait_until taskmanager-1 "$LOGS/taskmanager-1.log" 90 \
   bash -c "curl -sf --max-time 5 $FLINK_URL/taskmanagers | jq -e '.taskmanagers | length > 0'"
 PART=sql-gateway wait_until sql-gateway "$LOGS/sql-gateway.log" 90 sql_gateway_ready
-PART=stack log "kafka, s3, $([[ "$MODEL_BACKEND" == remote ]] && echo 'model server, ')jobmanager, taskmanager, SQL Gateway up ($((SECONDS - T0)) s)"
+PART=stack log "kafka, s3, $([[ "$MODEL_BACKEND" == remote ]] && echo 'model server, ')zookeeper, jobmanager, taskmanager, SQL Gateway up ($((SECONDS - T0)) s)"
 "$REPO_DIR/deploy/prometheus/run-local.sh" start
 
 # --- 6. topics, buckets, model -------------------------------------------------------------------------------------
