@@ -2,8 +2,8 @@
 # End-to-end test of the local stack: up.sh, then checks through REST, Kafka and S3, a stop-with-savepoint and a
 # resume, model versions rolled out and back (deploy/local/model.sh), Prometheus (targets, rules, an alert, every
 # dashboard query), events from a producer in another language (Node.js), the SQL path (the KPI job's records, the SQL
-# recipes through the gateway), the ops job's alert on a latency spike the generator plays in, an exactly-once
-# duplicate check across all of it, then down.sh.
+# recipes through the gateway), the ops job's alert on a latency spike the generator plays in, one round of chaos.sh's
+# faults with its audit, an exactly-once duplicate check across all of it, then down.sh.
 #   deploy/local/e2e.sh           run it all, stop the stack at the end (down.sh, keeps run/data)
 #   deploy/local/e2e.sh --keep    leave the stack running at the end
 #   deploy/local/e2e.sh --wipe    end with down.sh --wipe
@@ -344,6 +344,17 @@ if [[ "$GENERATOR_ARGS" == *"--fault latency-spike --fault.feature chat --fault.
     "$PROM_URL/api/v1/query" | jq -r '[.data.result[].metric.job_name] | join(", ")')"
   [[ -n "$seen" ]] && pass "Prometheus saw it: OpsJobAlertsOpen fired for $seen" \
     || failc "Prometheus: OpsJobAlertsOpen did not fire during the latency spike ($PROM_URL/alerts)"
+fi
+
+# 13. faults: one round of deploy/local/chaos.sh (each of its faults once, the JobManager kill through ZooKeeper HA),
+# then its read_committed audit: every event since the first fault has exactly one prediction or dead letter
+if [[ "$DELIVERY" == exactly-once ]]; then
+  log "chaos.sh --rounds 1 (log $LOGS/e2e-chaos.log)"
+  if "$LOCAL_DIR/chaos.sh" --rounds 1 >"$LOGS/e2e-chaos.log" 2>&1; then
+    pass "chaos: $(tail -n 1 "$LOGS/e2e-chaos.log"); $(grep -m 1 '^slowest recovery' "$LOGS/e2e-chaos.log"); audit: $(grep -m 1 '^  audit ' "$LOGS/e2e-chaos.log" | sed 's/^ *//')"
+  else
+    failc "chaos: $(tail -n 1 "$LOGS/e2e-chaos.log"): $(grep -E '^ *[0-9]+ .* FAIL ' "$LOGS/e2e-chaos.log" | tr -s ' ' | paste -sd';' -) $(grep -m 1 '^  audit ' "$LOGS/e2e-chaos.log") (log $LOGS/e2e-chaos.log)"
+  fi
 fi
 
 if [[ "$DELIVERY" == exactly-once ]]; then

@@ -121,8 +121,12 @@ final class ComposeChecks {
         expect(conf, "taskmanager.numberOfTaskSlots", stack.get("TM_SLOTS"), where, problems);
         expect(conf, "jobmanager.memory.process.size", stack.get("JM_PROCESS_SIZE"), where, problems);
         expect(conf, "taskmanager.memory.process.size", stack.get("TM_PROCESS_SIZE"), where, problems);
-        expect(conf, "restart-strategy.fixed-delay.attempts", stack.get("RESTART_ATTEMPTS"), where, problems);
-        expect(conf, "restart-strategy.fixed-delay.delay", stack.get("RESTART_DELAY"), where, problems);
+        expect(conf, "restart-strategy.type", "failure-rate", where, problems);
+        expect(conf, "restart-strategy.failure-rate.max-failures-per-interval", stack.get("RESTART_MAX_FAILURES"), where, problems);
+        expect(conf, "restart-strategy.failure-rate.failure-rate-interval", stack.get("RESTART_FAILURE_INTERVAL"), where, problems);
+        expect(conf, "restart-strategy.failure-rate.delay", stack.get("RESTART_DELAY"), where, problems);
+        expect(conf, "execution.checkpointing.timeout", stack.get("CHECKPOINT_TIMEOUT"), where, problems);
+        expect(conf, "execution.checkpointing.tolerable-failed-checkpoints", stack.get("CHECKPOINT_TOLERABLE_FAILURES"), where, problems);
     }
 
     /** command: job name, entry class, job arguments (see x-submit in the compose file). */
