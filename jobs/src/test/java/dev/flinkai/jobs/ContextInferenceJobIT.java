@@ -72,12 +72,13 @@ class ContextInferenceJobIT {
             .setNumberSlotsPerTaskManager(2)
             .build());
 
-    private static KafkaTestBroker kafka;
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
+
     private static S3TestServer s3;
 
     @BeforeAll
     static void startServices() throws Exception {
-        kafka = new KafkaTestBroker();
         s3 = new S3TestServer();
         s3.createBucket("flink");
         s3.createBucket("models");
@@ -90,22 +91,19 @@ class ContextInferenceJobIT {
         if (s3 != null) {
             s3.close();
         }
-        if (kafka != null) {
-            kafka.close();
-        }
     }
 
     @Test
     void exactlyOnceGivesOnePredictionPerEventAndCheckpointsToS3(@InjectMiniCluster MiniCluster miniCluster) throws Exception {
         Topics topics = Topics.create("eo");
         List<UserEvent> events = simulatedEvents(EVENTS, USERS, 1);
-        kafka.produce(topics.events, encode(topics.events, events));
+        KAFKA.produce(topics.events, encode(topics.events, events));
 
         JobClient job = startJob(topics, "eo", Function.identity());
         List<Prediction> predictions = awaitPredictions(topics, EVENTS);
         // Keep running through one more checkpoint: nothing may appear twice once more transactions commit.
         awaitCompletedCheckpoints(miniCluster, job.getJobID(), 2);
-        predictions = decode(kafka.readAllCommitted(topics.predictions), Prediction.class);
+        predictions = decode(KAFKA.readAllCommitted(topics.predictions), Prediction.class);
         List<String> checkpointFiles = s3.list("flink", "checkpoints/eo/");
         job.cancel().get();
 
@@ -126,7 +124,7 @@ class ContextInferenceJobIT {
         List<UserEvent> events = simulatedEvents(EVENTS, USERS, 2);
         List<UserEvent> firstHalf = events.subList(0, EVENTS / 2);
         List<UserEvent> secondHalf = events.subList(EVENTS / 2, EVENTS);
-        kafka.produce(topics.events, encode(topics.events, firstHalf));
+        KAFKA.produce(topics.events, encode(topics.events, firstHalf));
         FailOnceAfterCheckpoint.reset();
 
         // ~100 users per subtask, 20 cached: contexts are written back both on eviction and at the barriers.
@@ -134,11 +132,11 @@ class ContextInferenceJobIT {
                 .uid("test-failure-injector").name("Fail once after a checkpoint"), "--state.cached-users", "20");
         // The failure fires once records keep flowing after a completed checkpoint: produce the rest now.
         assertThat(waitUntilArmed()).as("a checkpoint completed after records passed").isTrue();
-        kafka.produce(topics.events, encode(topics.events, secondHalf));
+        KAFKA.produce(topics.events, encode(topics.events, secondHalf));
 
         List<Prediction> predictions = awaitPredictions(topics, EVENTS);
         awaitCompletedCheckpoints(miniCluster, job.getJobID(), 3);
-        predictions = decode(kafka.readAllCommitted(topics.predictions), Prediction.class);
+        predictions = decode(KAFKA.readAllCommitted(topics.predictions), Prediction.class);
         int failovers = failoversOf(miniCluster, job.getJobID());
         job.cancel().get();
 
@@ -159,11 +157,11 @@ class ContextInferenceJobIT {
         records.add(100, new ProducerRecord<>(topics.events, 0, null, garbage));
         records.add(200, new ProducerRecord<>(topics.events, 0, null, avro(invalid)));
         records.add(300, new ProducerRecord<>(topics.events, 0, null, new byte[0]));
-        kafka.produce(topics.events, records);
+        KAFKA.produce(topics.events, records);
 
         JobClient job = startJob(topics, "dlq", Function.identity());
         List<Prediction> predictions = awaitPredictions(topics, events.size());
-        List<DeadLetter> deadLetters = decode(kafka.readCommitted(topics.deadLetters, 3, Duration.ofSeconds(60)), DeadLetter.class);
+        List<DeadLetter> deadLetters = decode(KAFKA.readCommitted(topics.deadLetters, 3, Duration.ofSeconds(60)), DeadLetter.class);
         int failovers = failoversOf(miniCluster, job.getJobID());
         job.cancel().get();
 
@@ -191,7 +189,7 @@ class ContextInferenceJobIT {
     void theSqlPathScoresEveryEventAsTheJobDoes() throws Exception {
         Topics topics = Topics.create("sql");
         List<UserEvent> events = simulatedEvents(1_000, 100, 4);
-        kafka.produce(topics.events, encode(topics.events, events));
+        KAFKA.produce(topics.events, encode(topics.events, events));
         JobClient job = startJob(topics, "sql", Function.identity());
         Map<String, Prediction> byJob = awaitPredictions(topics, events.size()).stream()
                 .collect(Collectors.toMap(Prediction::getEventId, p -> p));
@@ -203,7 +201,7 @@ class ContextInferenceJobIT {
         tEnv.executeSql("CREATE TEMPORARY TABLE events (eventId STRING, userId STRING, sessionId STRING, "
                 + "eventType STRING, eventTimeMillis BIGINT, priority INT, feature STRING, latencyMillis INT, "
                 + "inputTokens INT, outputTokens INT, success BOOLEAN, rating INT) WITH ('connector' = 'kafka', "
-                + "'topic' = '" + topics.events + "', 'properties.bootstrap.servers' = '" + kafka.bootstrapServers()
+                + "'topic' = '" + topics.events + "', 'properties.bootstrap.servers' = '" + KAFKA.bootstrapServers()
                 + "', 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', "
                 + "'format' = 'flinkai-avro', 'flinkai-avro.record' = 'UserEvent')");
         tEnv.executeSql("CREATE TEMPORARY FUNCTION USER_CONTEXT AS 'dev.flinkai.udfs.context.UserContextFunction'");
@@ -252,8 +250,8 @@ class ContextInferenceJobIT {
             String suffix = name + "-" + UUID.randomUUID().toString().substring(0, 8);
             Topics t = new Topics("events-" + suffix, "predictions-" + suffix, "dead-letters-" + suffix,
                     "profiles-" + suffix, "model-updates-" + suffix, "model-events-" + suffix);
-            kafka.createTopics(1, t.events, t.profiles, t.modelUpdates);
-            kafka.createTopics(2, t.predictions, t.deadLetters, t.modelEvents);
+            KAFKA.createTopics(1, t.events, t.profiles, t.modelUpdates);
+            KAFKA.createTopics(2, t.predictions, t.deadLetters, t.modelEvents);
             return t;
         }
     }
@@ -262,7 +260,7 @@ class ContextInferenceJobIT {
                                       Function<DataStream<ReceivedRecord>, DataStream<ReceivedRecord>> beforePipeline,
                                       String... moreArgs) throws Exception {
         List<String> args = new ArrayList<>(List.of(
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(),
                 "--topic.events", topics.events,
                 "--topic.predictions", topics.predictions,
                 "--topic.dead-letters", topics.deadLetters,
@@ -288,7 +286,7 @@ class ContextInferenceJobIT {
     }
 
     private static List<Prediction> awaitPredictions(Topics topics, int expected) throws IOException {
-        List<Prediction> predictions = decode(kafka.readCommitted(topics.predictions, expected, Duration.ofSeconds(120)), Prediction.class);
+        List<Prediction> predictions = decode(KAFKA.readCommitted(topics.predictions, expected, Duration.ofSeconds(120)), Prediction.class);
         assertThat(predictions.size()).as("predictions within 120 s").isGreaterThanOrEqualTo(expected);
         return predictions;
     }

@@ -26,8 +26,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -79,19 +77,8 @@ class ContextSequenceIT {
             .setNumberSlotsPerTaskManager(2)
             .build());
 
-    private static KafkaTestBroker kafka;
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = new KafkaTestBroker();
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     static Stream<Long> seeds() {
         String chosen = System.getProperty("sequence.seeds", "");
@@ -110,8 +97,8 @@ class ContextSequenceIT {
         String suffix = Long.toString(seed, 36);
         String events = "events-" + suffix;
         String predictions = "predictions-" + suffix;
-        kafka.createTopics(2, events, predictions, "dead-letters-" + suffix, "model-events-" + suffix);
-        kafka.createTopics(1, "profiles-" + suffix, "model-updates-" + suffix);
+        KAFKA.createTopics(2, events, predictions, "dead-letters-" + suffix, "model-events-" + suffix);
+        KAFKA.createTopics(1, "profiles-" + suffix, "model-updates-" + suffix);
         awaitTopics(events, predictions, "dead-letters-" + suffix, "model-events-" + suffix, "profiles-" + suffix,
                 "model-updates-" + suffix);
 
@@ -128,11 +115,11 @@ class ContextSequenceIT {
         awaitCompletedCheckpoints(miniCluster, job.getJobID(), 1);
         List<UserEvent> input = new ArrayList<>();
         pump(events, seed, input);
-        List<Prediction> committed = decode(kafka.readCommitted(predictions, input.size(), Duration.ofSeconds(100)));
+        List<Prediction> committed = decode(KAFKA.readCommitted(predictions, input.size(), Duration.ofSeconds(100)));
         assertThat(committed.size()).as("predictions within 100 s (seed %d)", seed).isGreaterThanOrEqualTo(input.size());
         // One more checkpoint: nothing may appear twice once more transactions commit.
         awaitCompletedCheckpoints(miniCluster, job.getJobID(), completedCheckpoints(miniCluster, job.getJobID()) + 1);
-        committed = decode(kafka.readAllCommitted(predictions));
+        committed = decode(KAFKA.readAllCommitted(predictions));
         int failovers = failoversOf(miniCluster, job.getJobID());
         job.cancel().get();
 
@@ -208,7 +195,7 @@ class ContextSequenceIT {
      */
     private static void awaitTopics(String... topics) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", KAFKA.bootstrapServers()))) {
             while (true) {
                 try {
                     if (admin.describeTopics(List.of(topics)).allTopicNames().get().values().stream()
@@ -232,7 +219,7 @@ class ContextSequenceIT {
     private static void pump(String topic, long seed, List<UserEvent> sent) throws Exception {
         UserBehaviourSimulator simulator = new UserBehaviourSimulator(seed, USERS, 0.8, 0, 1);
         Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA.bootstrapServers());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         int perTick = EVENTS_PER_SECOND / 20;
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
@@ -256,7 +243,7 @@ class ContextSequenceIT {
 
     private static JobClient startJob(String suffix, Path checkpoints) throws Exception {
         ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(new String[] {
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(),
                 "--topic.events", "events-" + suffix,
                 "--topic.predictions", "predictions-" + suffix,
                 "--topic.dead-letters", "dead-letters-" + suffix,

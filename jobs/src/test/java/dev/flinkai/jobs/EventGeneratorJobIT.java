@@ -27,8 +27,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,28 +64,17 @@ class EventGeneratorJobIT {
             .setNumberSlotsPerTaskManager(2)
             .build());
 
-    private static KafkaTestBroker kafka;
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = new KafkaTestBroker();
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     @Test
     void aGeneratorKilledAfterACheckpointWritesEachEventIdOnceAsAFailureFreeRunWould(
             @InjectMiniCluster MiniCluster miniCluster) throws Exception {
         String topic = "generated-" + UUID.randomUUID().toString().substring(0, 8);
-        kafka.createTopics(2, topic);
+        KAFKA.createTopics(2, topic);
         awaitTopic(topic);
         Settings s = EventGeneratorJob.settings(new String[] {
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(), "--topic.events", topic,
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(), "--topic.events", topic,
                 "--rate", "5000", "--users", Integer.toString(USERS), "--count", Integer.toString(EVENTS),
                 "--seed", Long.toString(SEED), "--run-id", RUN_ID, "--profiles", "false",
                 "--checkpoint.interval", "500ms"}, new Configuration(), Map.of());
@@ -102,7 +89,7 @@ class EventGeneratorJobIT {
         FailOnceAfterCheckpoint.reset();
         EventGeneratorJob.simulatedEvents(env, s, RUN_ID, System.currentTimeMillis())
                 .map(new FailOnceAfterCheckpoint()).uid("test-failure-injector").name("Fail once after a checkpoint")
-                .sinkTo(EventGeneratorJob.eventSink(KafkaAccess.plaintext(kafka.bootstrapServers()), s));
+                .sinkTo(EventGeneratorJob.eventSink(KafkaAccess.plaintext(KAFKA.bootstrapServers()), s));
 
         JobClient job = env.executeAsync("event-generator-it");
         job.getJobExecutionResult().get(120, TimeUnit.SECONDS);
@@ -110,7 +97,7 @@ class EventGeneratorJobIT {
         for (var ignored : miniCluster.getExecutionGraphInfo(job.getJobID()).get().getExceptionHistory()) {
             failovers++;
         }
-        List<UserEvent> committed = decode(kafka.readAllCommitted(topic));
+        List<UserEvent> committed = decode(KAFKA.readAllCommitted(topic));
         List<UserEvent> everything = decode(readUncommitted(topic));
 
         assertThat(FailOnceAfterCheckpoint.FAILED.get()).as("the injected failure happened").isTrue();
@@ -164,22 +151,22 @@ class EventGeneratorJobIT {
     void resumedAtAnotherParallelismItGoesOnWithTheSameUsersAndWritesEachIdOnce(@TempDir Path savepoints)
             throws Exception {
         String topic = "rescaled-" + UUID.randomUUID().toString().substring(0, 8);
-        kafka.createTopics(2, topic);
+        KAFKA.createTopics(2, topic);
         awaitTopic(topic);
         Settings s = EventGeneratorJob.settings(new String[] {
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(), "--topic.events", topic,
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(), "--topic.events", topic,
                 "--rate", "4000", "--users", Integer.toString(USERS), "--count", Integer.toString(EVENTS),
                 "--seed", Long.toString(SEED), "--run-id", RUN_ID, "--profiles", "false",
                 "--checkpoint.interval", "500ms"}, new Configuration(), Map.of());
 
         JobClient first = startGenerator(s, 2, null);
-        assertThat(kafka.readCommitted(topic, EVENTS / 4, Duration.ofSeconds(60))).as("events before the savepoint")
+        assertThat(KAFKA.readCommitted(topic, EVENTS / 4, Duration.ofSeconds(60))).as("events before the savepoint")
                 .hasSizeGreaterThanOrEqualTo(EVENTS / 4);
         String savepoint = first.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
                 .get(60, TimeUnit.SECONDS);
-        int beforeResume = kafka.readAllCommitted(topic).size();
+        int beforeResume = KAFKA.readAllCommitted(topic).size();
         startGenerator(s, 1, savepoint).getJobExecutionResult().get(120, TimeUnit.SECONDS);
-        List<ConsumerRecord<byte[], byte[]>> records = kafka.readAllCommitted(topic);
+        List<ConsumerRecord<byte[], byte[]>> records = KAFKA.readAllCommitted(topic);
         List<UserEvent> committed = decode(records);
 
         assertThat(beforeResume).as("events before the savepoint").isBetween(1, EVENTS - 1);
@@ -209,7 +196,7 @@ class EventGeneratorJobIT {
         env.setParallelism(parallelism);
         EventGeneratorJob.configure(env, s);
         PipelineOperator.GENERATOR_SINK.on(EventGeneratorJob.simulatedEvents(env, s, RUN_ID, System.currentTimeMillis())
-                .sinkTo(EventGeneratorJob.eventSink(KafkaAccess.plaintext(kafka.bootstrapServers()), s)));
+                .sinkTo(EventGeneratorJob.eventSink(KafkaAccess.plaintext(KAFKA.bootstrapServers()), s)));
         return env.executeAsync("event-generator-it-p" + parallelism);
     }
 
@@ -219,7 +206,7 @@ class EventGeneratorJobIT {
 
     private static List<ConsumerRecord<byte[], byte[]>> readUncommitted(String topic) {
         Properties props = new Properties();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA.bootstrapServers());
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
         List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> consumer =
@@ -248,7 +235,7 @@ class EventGeneratorJobIT {
     }
 
     private static void awaitTopic(String topic) throws Exception {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", KAFKA.bootstrapServers()))) {
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (true) {
                 try {

@@ -14,7 +14,6 @@ import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -49,19 +48,12 @@ class KpiJobIT {
             .setNumberSlotsPerTaskManager(2)
             .build());
 
-    private static KafkaTestBroker kafka;
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = new KafkaTestBroker();
-        kafka.createTopics(2, "user-events", "kpis");
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
+    static void createTopics() throws Exception {
+        KAFKA.createTopics(2, "user-events", "kpis");
     }
 
     @Test
@@ -73,17 +65,17 @@ class KpiJobIT {
             records.add(new ProducerRecord<>("user-events", e.getUserId().getBytes(StandardCharsets.UTF_8),
                     codec.encode(e)));
         }
-        kafka.produce("user-events", records);
+        KAFKA.produce("user-events", records);
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(2);
         KpiJob.run(StreamTableEnvironment.create(env), KpiSettings.fromArgs(
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(), "--bounded", "true")).await();
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(), "--bounded", "true")).await();
 
         Map<KpiKey, Kpi> latest = new HashMap<>();
         AvroRecordCodec<KpiKey> keys = new AvroRecordCodec<>(KpiKey.class);
         AvroRecordCodec<Kpi> values = new AvroRecordCodec<>(Kpi.class);
-        for (ConsumerRecord<byte[], byte[]> r : kafka.readAllCommitted("kpis")) {
+        for (ConsumerRecord<byte[], byte[]> r : KAFKA.readAllCommitted("kpis")) {
             KpiKey key = keys.decode(r.key());
             Kpi kpi = values.decode(r.value());
             assertThat(key.getWindowStartMillis()).isEqualTo(kpi.getWindowStartMillis());

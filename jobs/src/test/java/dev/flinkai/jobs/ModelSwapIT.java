@@ -67,14 +67,15 @@ class ModelSwapIT {
             .setNumberSlotsPerTaskManager(2)
             .build());
 
-    private static KafkaTestBroker kafka;
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
+
     private static S3TestServer s3;
     private static ModelUpdate version2;
     private static ModelUpdate version2WrongChecksum;
 
     @BeforeAll
     static void startServices() throws Exception {
-        kafka = new KafkaTestBroker();
         s3 = new S3TestServer();
         s3.createBucket("flink");
         s3.createBucket("models");
@@ -102,9 +103,6 @@ class ModelSwapIT {
         if (s3 != null) {
             s3.close();
         }
-        if (kafka != null) {
-            kafka.close();
-        }
     }
 
     @Test
@@ -114,7 +112,7 @@ class ModelSwapIT {
         produceProfiles(topics);
         JobClient job = startJob(topics, "swap", Function.identity(), null);
         long publishedAt;
-        try (EventPump pump = new EventPump(kafka.bootstrapServers(), topics.events, USERS, 1)) {
+        try (EventPump pump = new EventPump(KAFKA.bootstrapServers(), topics.events, USERS, 1)) {
             pump.runFor(Duration.ofSeconds(4));
             awaitPredictions(topics, 1);
             // Malformed control records and a corrupt upload first: none may stop or change what is served.
@@ -128,9 +126,9 @@ class ModelSwapIT {
             pump.runFor(SWITCHED_WITHIN.plusSeconds(4));
             List<Prediction> predictions = awaitPredictions(topics, pump.produced());
             int failovers = failoversOf(miniCluster, job.getJobID());
-            List<ModelEvent> events = decode(kafka.readCommitted(topics.modelEvents, 8, Duration.ofSeconds(30)),
+            List<ModelEvent> events = decode(KAFKA.readCommitted(topics.modelEvents, 8, Duration.ofSeconds(30)),
                     ModelEvent.class);
-            List<DeadLetter> deadLetters = decode(kafka.readCommitted(topics.deadLetters, 3, Duration.ofSeconds(30)),
+            List<DeadLetter> deadLetters = decode(KAFKA.readCommitted(topics.deadLetters, 3, Duration.ofSeconds(30)),
                     DeadLetter.class);
             String savepoint = job.stopWithSavepoint(false, dir.toUri().toString(), SavepointFormatType.CANONICAL).get();
 
@@ -175,7 +173,7 @@ class ModelSwapIT {
         FailOnEvent.FAILED.set(false);
         JobClient job = startJob(topics, "swap-failover", records -> records.map(new FailOnEvent())
                 .uid("test-failure-injector").name("Fail once on the poison event"), null);
-        try (EventPump pump = new EventPump(kafka.bootstrapServers(), topics.events, USERS, 2)) {
+        try (EventPump pump = new EventPump(KAFKA.bootstrapServers(), topics.events, USERS, 2)) {
             pump.runFor(Duration.ofSeconds(4));
             awaitPredictions(topics, 1);
             long publishedAt = System.currentTimeMillis();
@@ -186,7 +184,7 @@ class ModelSwapIT {
             pump.runFor(SWITCHED_WITHIN.multipliedBy(3)); // the recovery and the swap after it
             List<Prediction> predictions = awaitPredictions(topics, pump.produced());
             int failovers = failoversOf(miniCluster, job.getJobID());
-            List<ModelEvent> events = decode(kafka.readAllCommitted(topics.modelEvents), ModelEvent.class);
+            List<ModelEvent> events = decode(KAFKA.readAllCommitted(topics.modelEvents), ModelEvent.class);
             job.cancel().get();
 
             assertThat(FailOnEvent.FAILED.get()).as("the injected failure happened").isTrue();
@@ -240,8 +238,8 @@ class ModelSwapIT {
             String suffix = name + "-" + UUID.randomUUID().toString().substring(0, 8);
             Topics t = new Topics("events-" + suffix, "predictions-" + suffix, "dead-letters-" + suffix,
                     "profiles-" + suffix, "model-updates-" + suffix, "model-events-" + suffix);
-            kafka.createTopics(2, t.events, t.predictions, t.deadLetters, t.modelEvents, t.profiles);
-            kafka.createTopics(1, t.modelUpdates);
+            KAFKA.createTopics(2, t.events, t.predictions, t.deadLetters, t.modelEvents, t.profiles);
+            KAFKA.createTopics(1, t.modelUpdates);
             return t;
         }
     }
@@ -250,7 +248,7 @@ class ModelSwapIT {
                                       Function<DataStream<ReceivedRecord>, DataStream<ReceivedRecord>> beforePipeline,
                                       String savepoint) throws Exception {
         ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(),
                 "--topic.events", topics.events, "--topic.predictions", topics.predictions,
                 "--topic.dead-letters", topics.deadLetters, "--topic.profiles", topics.profiles,
                 "--topic.model-updates", topics.modelUpdates, "--topic.model-events", topics.modelEvents,
@@ -284,15 +282,15 @@ class ModelSwapIT {
             records.add(new ProducerRecord<>(topics.profiles, user.getBytes(StandardCharsets.UTF_8),
                     avro(UserBehaviourSimulator.profileOf(user, System.currentTimeMillis()))));
         }
-        kafka.produce(topics.profiles, records);
+        KAFKA.produce(topics.profiles, records);
     }
 
     private static void produce(String topic, byte[] value) throws Exception {
-        kafka.produce(topic, List.of(new ProducerRecord<>(topic, null, value)));
+        KAFKA.produce(topic, List.of(new ProducerRecord<>(topic, null, value)));
     }
 
     private static List<Prediction> awaitPredictions(Topics topics, int expected) throws IOException {
-        List<Prediction> predictions = decode(kafka.readCommitted(topics.predictions, expected, Duration.ofSeconds(120)),
+        List<Prediction> predictions = decode(KAFKA.readCommitted(topics.predictions, expected, Duration.ofSeconds(120)),
                 Prediction.class);
         assertThat(predictions.size()).as("predictions within 120 s").isGreaterThanOrEqualTo(expected);
         return predictions;

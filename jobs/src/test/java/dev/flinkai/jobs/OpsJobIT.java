@@ -22,8 +22,6 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,29 +58,18 @@ class OpsJobIT {
     static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
             .setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
 
-    private static KafkaTestBroker kafka;
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = new KafkaTestBroker();
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     private record Topics(String events, String predictions, String deadLetters, String alerts) {
         static Topics create(String name) throws Exception {
             Topics t = new Topics(name + "-events", name + "-predictions", name + "-dead-letters", name + "-alerts");
-            kafka.createTopics(2, t.events, t.predictions, t.deadLetters, t.alerts);
+            KAFKA.createTopics(2, t.events, t.predictions, t.deadLetters, t.alerts);
             return t;
         }
 
         String[] args(String... more) {
-            List<String> args = new ArrayList<>(List.of("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+            List<String> args = new ArrayList<>(List.of("--kafka.bootstrap-servers", KAFKA.bootstrapServers(),
                     "--topic.events", events, "--topic.predictions", predictions, "--topic.dead-letters", deadLetters,
                     "--topic.alerts", alerts, "--kafka.group-id", events + "-ops", "--detectors.limits", LIMITS,
                     "--checkpoint.interval", "1s", "--source.idle-timeout", "1s"));
@@ -223,9 +210,9 @@ class OpsJobIT {
             predictionRecords.add(new ProducerRecord<>(topics.predictions, null, time + 30, user,
                     predictions.encode(p)));
         }
-        kafka.produce(topics.events, eventRecords);
-        kafka.produce(topics.predictions, predictionRecords);
-        kafka.produce(topics.deadLetters, deadLetterRecords);
+        KAFKA.produce(topics.events, eventRecords);
+        KAFKA.produce(topics.predictions, predictionRecords);
+        KAFKA.produce(topics.deadLetters, deadLetterRecords);
     }
 
     private static void runBounded(Topics topics) throws Exception {
@@ -252,7 +239,7 @@ class OpsJobIT {
     }
 
     private static List<Alert> alerts(Topics topics) throws Exception {
-        return decode(kafka.readAllCommitted(topics.alerts), Alert.class);
+        return decode(KAFKA.readAllCommitted(topics.alerts), Alert.class);
     }
 
     private static List<Alert> awaitAlerts(Topics topics, Predicate<List<Alert>> done) throws Exception {

@@ -72,12 +72,13 @@ class RemoteInferenceIT {
             .setNumberSlotsPerTaskManager(2)
             .build());
 
-    private static KafkaTestBroker kafka;
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
+
     private static ModelServerProcess server;
 
     @BeforeAll
     static void startServices() throws Exception {
-        kafka = new KafkaTestBroker();
         server = new ModelServerProcess().start();
     }
 
@@ -85,9 +86,6 @@ class RemoteInferenceIT {
     static void stopServices() throws Exception {
         if (server != null) {
             server.close();
-        }
-        if (kafka != null) {
-            kafka.close();
         }
     }
 
@@ -97,13 +95,13 @@ class RemoteInferenceIT {
         String suffix = UUID.randomUUID().toString().substring(0, 8);
         String events = "events-" + suffix;
         String predictionsTopic = "predictions-" + suffix;
-        kafka.createTopics(2, events);
-        kafka.createTopics(2, predictionsTopic, "dead-letters-" + suffix, "model-events-" + suffix);
+        KAFKA.createTopics(2, events);
+        KAFKA.createTopics(2, predictionsTopic, "dead-letters-" + suffix, "model-events-" + suffix);
         UserBehaviourSimulator simulator = new UserBehaviourSimulator(5, USERS, 0.8, 0, 1);
         List<UserEvent> produced = new ArrayList<>(); // in the order they were produced: each user's order in the job
 
         ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(),
                 "--topic.events", events, "--topic.predictions", predictionsTopic,
                 "--topic.dead-letters", "dead-letters-" + suffix,
                 "--topic.profiles", "", "--topic.model-updates", "", "--topic.model-events", "model-events-" + suffix,
@@ -139,7 +137,7 @@ class RemoteInferenceIT {
                 String prefix = "back" + round + "-";
                 produce(events, simulate(simulator, "back" + round, 50), produced);
                 awaitPredictions(predictionsTopic, produced.size());
-                List<Prediction> backRounds = decode(kafka.readAllCommitted(predictionsTopic)).stream()
+                List<Prediction> backRounds = decode(KAFKA.readAllCommitted(predictionsTopic)).stream()
                         .filter(p -> p.getEventId().startsWith("back")).toList();
                 servedAgain = backRounds.stream().filter(p -> "remote".equals(p.getServedBy())).toList();
                 boolean all = backRounds.stream().filter(p -> p.getEventId().startsWith(prefix))
@@ -156,7 +154,7 @@ class RemoteInferenceIT {
             produce(events, simulate(simulator, "after", 600), produced);
             awaitPredictions(predictionsTopic, produced.size());
             Thread.sleep(2_000); // one more checkpoint: nothing may turn up twice
-            predictions = decode(kafka.readAllCommitted(predictionsTopic));
+            predictions = decode(KAFKA.readAllCommitted(predictionsTopic));
             assertThat(failovers(miniCluster, job)).as("job restarts").isZero();
         } finally {
             job.cancel().get();
@@ -196,8 +194,8 @@ class RemoteInferenceIT {
         String profiles = "profiles-" + suffix;
         String modelUpdates = "model-updates-" + suffix;
         String modelEvents = "model-events-" + suffix;
-        kafka.createTopics(2, events, predictionsTopic, "dead-letters-" + suffix, profiles, modelEvents);
-        kafka.createTopics(1, modelUpdates);
+        KAFKA.createTopics(2, events, predictionsTopic, "dead-letters-" + suffix, profiles, modelEvents);
+        KAFKA.createTopics(1, modelUpdates);
         produceProfiles(profiles);
         Path v1 = MODELS.resolve("next_event_mlp.pt");
         Path v2 = MODELS.resolve("next_event_mlp_v2.pt");
@@ -209,7 +207,7 @@ class RemoteInferenceIT {
                 .setUri(server.versionUri("2.0.1")).setSha256(ModelArtifacts.sha256Hex(v1)).build();
 
         ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(),
                 "--topic.events", events, "--topic.predictions", predictionsTopic,
                 "--topic.dead-letters", "dead-letters-" + suffix, "--topic.profiles", profiles,
                 "--topic.model-updates", modelUpdates, "--topic.model-events", modelEvents,
@@ -230,20 +228,20 @@ class RemoteInferenceIT {
         List<Prediction> predictions;
         List<ModelEvent> modelEventsRead;
         int failovers;
-        try (EventPump pump = new EventPump(kafka.bootstrapServers(), events, USERS, 3)) {
+        try (EventPump pump = new EventPump(KAFKA.bootstrapServers(), events, USERS, 3)) {
             pump.runFor(Duration.ofSeconds(4));
             awaitPredictions(predictionsTopic, 1);
             // As model.sh publish: the files into the server's repository, ready there, then the update.
             server.publish("2.0.1", v2, MODELS.resolve("next_event_mlp_v2.json"));
-            kafka.produce(modelUpdates, List.of(new ProducerRecord<>(modelUpdates, null, avro(notThePublishedFile))));
+            KAFKA.produce(modelUpdates, List.of(new ProducerRecord<>(modelUpdates, null, avro(notThePublishedFile))));
             pump.runFor(Duration.ofSeconds(2));
             server.publish("2.0.0", v2, MODELS.resolve("next_event_mlp_v2.json"));
             publishedAt = System.currentTimeMillis();
-            kafka.produce(modelUpdates, List.of(new ProducerRecord<>(modelUpdates, null,
+            KAFKA.produce(modelUpdates, List.of(new ProducerRecord<>(modelUpdates, null,
                     avro(ModelUpdate.newBuilder(version2).setPublishedAtMillis(publishedAt).build()))));
             pump.runFor(SWITCHED_WITHIN.plusSeconds(4));
-            predictions = decode(kafka.readCommitted(predictionsTopic, pump.produced(), Duration.ofSeconds(120)));
-            modelEventsRead = decode(kafka.readCommitted(modelEvents, 8, Duration.ofSeconds(30)), ModelEvent.class);
+            predictions = decode(KAFKA.readCommitted(predictionsTopic, pump.produced(), Duration.ofSeconds(120)));
+            modelEventsRead = decode(KAFKA.readCommitted(modelEvents, 8, Duration.ofSeconds(30)), ModelEvent.class);
             failovers = failovers(miniCluster, job);
 
             assertThat(failovers).as("job restarts").isZero();
@@ -289,7 +287,7 @@ class RemoteInferenceIT {
             records.add(new ProducerRecord<>(topic, user.getBytes(StandardCharsets.UTF_8),
                     avro(UserBehaviourSimulator.profileOf(user, System.currentTimeMillis()))));
         }
-        kafka.produce(topic, records);
+        KAFKA.produce(topic, records);
     }
 
     private static boolean serverRunning() {
@@ -321,15 +319,15 @@ class RemoteInferenceIT {
         for (UserEvent e : events) {
             records.add(new ProducerRecord<>(topic, e.getUserId().getBytes(StandardCharsets.UTF_8), avro(e)));
             if (records.size() == 20) {
-                kafka.produce(topic, records);
+                KAFKA.produce(topic, records);
                 records.clear();
             }
         }
-        kafka.produce(topic, records);
+        KAFKA.produce(topic, records);
     }
 
     private static void awaitPredictions(String topic, int expected) throws IOException {
-        assertThat(decode(kafka.readCommitted(topic, expected, Duration.ofSeconds(120))).size())
+        assertThat(decode(KAFKA.readCommitted(topic, expected, Duration.ofSeconds(120))).size())
                 .as("predictions within 120 s").isGreaterThanOrEqualTo(expected);
     }
 

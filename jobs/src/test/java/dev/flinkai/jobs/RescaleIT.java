@@ -17,8 +17,6 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,19 +55,8 @@ class RescaleIT {
             .setNumberSlotsPerTaskManager(2)
             .build());
 
-    private static KafkaTestBroker kafka;
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = new KafkaTestBroker();
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     @Test
     void oneToTwoToOneSubtasksGivesThePredictionsOfARunWithoutRescaling(@TempDir Path dir) throws Exception {
@@ -78,7 +65,7 @@ class RescaleIT {
                 events.subList(1_000, EVENTS));
 
         Run straight = Run.create("straight", dir);
-        kafka.produce(straight.events, encode(straight.events, events));
+        KAFKA.produce(straight.events, encode(straight.events, events));
         JobClient job = straight.start(1, null);
         List<Prediction> unscaled;
         try {
@@ -91,7 +78,7 @@ class RescaleIT {
         String savepoint = null;
         int[] parallelism = {1, 2, 1};
         for (int i = 0; i < parts.size(); i++) {
-            kafka.produce(rescaled.events, encode(rescaled.events, parts.get(i)));
+            KAFKA.produce(rescaled.events, encode(rescaled.events, parts.get(i)));
             job = rescaled.start(parallelism[i], savepoint);
             int upToHere = (i + 1) * 500;
             if (i < parts.size() - 1) {
@@ -141,15 +128,15 @@ class RescaleIT {
     private record Run(String name, String events, String predictions, Path checkpoints) {
         static Run create(String name, Path dir) throws Exception {
             Run run = new Run(name, "events-" + name, "predictions-" + name, dir.resolve("checkpoints-" + name));
-            kafka.createTopics(4, run.events);
-            kafka.createTopics(2, run.predictions, "dead-letters-" + name, "model-events-" + name);
-            kafka.createTopics(1, "profiles-" + name, "model-updates-" + name);
+            KAFKA.createTopics(4, run.events);
+            KAFKA.createTopics(2, run.predictions, "dead-letters-" + name, "model-events-" + name);
+            KAFKA.createTopics(1, "profiles-" + name, "model-updates-" + name);
             return run;
         }
 
         JobClient start(int parallelism, String savepoint) throws Exception {
             ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
-                    "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                    "--kafka.bootstrap-servers", KAFKA.bootstrapServers(),
                     "--topic.events", events,
                     "--topic.predictions", predictions,
                     "--topic.dead-letters", "dead-letters-" + name,
@@ -177,14 +164,14 @@ class RescaleIT {
         }
 
         List<Prediction> awaitPredictions(int expected) throws IOException {
-            List<Prediction> committed = decode(kafka.readCommitted(predictions, expected, Duration.ofSeconds(60)));
+            List<Prediction> committed = decode(KAFKA.readCommitted(predictions, expected, Duration.ofSeconds(60)));
             assertThat(committed.size()).as("committed predictions of %s within 60 s", name)
                     .isGreaterThanOrEqualTo(expected);
             return committed;
         }
 
         List<Prediction> committedPredictions() throws IOException {
-            return decode(kafka.readAllCommitted(predictions));
+            return decode(KAFKA.readAllCommitted(predictions));
         }
     }
 

@@ -28,8 +28,6 @@ import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -71,19 +69,8 @@ class SavepointCompatibilityIT {
             .setNumberSlotsPerTaskManager(2)
             .build());
 
-    private static KafkaTestBroker kafka;
-
-    @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = new KafkaTestBroker();
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     @Test
     void theRestoredContextsAreAReplayOfTheEventsThatMadeThem(@TempDir Path dir) throws Exception {
@@ -108,26 +95,26 @@ class SavepointCompatibilityIT {
     @Test
     void theJobResumedFromItScoresNewEventsFromTheRestoredContexts(@TempDir Path dir) throws Exception {
         Path savepoint = copySavepoint(dir);
-        kafka.createTopics(4, "user-events");
-        kafka.createTopics(2, "predictions", "dead-letters", "model-events");
-        kafka.createTopics(1, "user-profiles", "model-updates");
+        KAFKA.createTopics(4, "user-events");
+        KAFKA.createTopics(2, "predictions", "dead-letters", "model-events");
+        KAFKA.createTopics(1, "user-profiles", "model-updates");
         // The log as the job read it, at the same offsets: the savepoint's source resumes right after it.
         List<LoggedRecord> log = readLog();
         List<ProducerRecord<byte[], byte[]>> replayed = new ArrayList<>();
         for (LoggedRecord r : log) {
             replayed.add(new ProducerRecord<>("user-events", r.partition, r.timestamp, r.key, r.value));
         }
-        kafka.produce("user-events", replayed);
+        KAFKA.produce("user-events", replayed);
         List<UserEvent> before = eventsOf(log);
         List<UserEvent> after = newEventsOfTheSameUsers(600);
         List<ProducerRecord<byte[], byte[]>> fresh = new ArrayList<>();
         for (UserEvent e : after) {
             fresh.add(new ProducerRecord<>("user-events", e.getUserId().getBytes(StandardCharsets.UTF_8), avro(e)));
         }
-        kafka.produce("user-events", fresh);
+        KAFKA.produce("user-events", fresh);
 
         ContextInferenceSettings settings = ContextInferenceSettings.fromArgs(
-                "--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.bootstrap-servers", KAFKA.bootstrapServers(),
                 "--model.uri", CommittedModel.uri(),
                 "--checkpoint.interval", "1s",
                 "--checkpoint.dir", dir.resolve("checkpoints").toUri().toString(),
@@ -143,9 +130,9 @@ class SavepointCompatibilityIT {
         JobClient job = env.executeAsync("restore-" + RELEASE);
         List<Prediction> predictions;
         try {
-            predictions = decode(kafka.readCommitted("predictions", after.size(), Duration.ofSeconds(120)));
+            predictions = decode(KAFKA.readCommitted("predictions", after.size(), Duration.ofSeconds(120)));
             Thread.sleep(3_000); // one more checkpoint: nothing else may turn up
-            predictions = decode(kafka.readAllCommitted("predictions"));
+            predictions = decode(KAFKA.readAllCommitted("predictions"));
         } finally {
             job.cancel().get();
         }

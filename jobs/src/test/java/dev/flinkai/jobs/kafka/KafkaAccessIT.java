@@ -1,18 +1,10 @@
 package dev.flinkai.jobs.kafka;
 
 import dev.flinkai.jobs.ContextInferenceSettings;
-import dev.flinkai.operators.ingest.ReceivedRecord;
-import dev.flinkai.operators.simulation.UserBehaviourSimulator;
-import dev.flinkai.schemas.UserEvent;
 
-import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.connector.base.DeliveryGuarantee;
-import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.flink.util.CloseableIterator;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
@@ -27,15 +19,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 
-import static org.assertj.core.api.Assertions.assertThat;
+import static dev.flinkai.jobs.kafka.KafkaRoundTrip.clientOf;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
@@ -48,7 +38,6 @@ class KafkaAccessIT {
     private static final String USER = "context-inference";
     private static final String PASSWORD = "scram-password-from-a-secret";
     private static final String TOPIC = "user-events";
-    private static final int EVENTS = 500;
 
     @RegisterExtension
     static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
@@ -105,26 +94,7 @@ class KafkaAccessIT {
     @Test
     void theJobsSinkAndSourceAuthenticateWithTheJobsKafkaUser() throws Exception {
         KafkaAccess kafka = settings(PASSWORD).kafka;
-        List<UserEvent> events = simulatedEvents();
-
-        StreamExecutionEnvironment writer = StreamExecutionEnvironment.getExecutionEnvironment();
-        writer.fromData(events, new AvroTypeInfo<>(UserEvent.class))
-                .sinkTo(KafkaIo.avroSink(kafka, TOPIC, UserEvent.class,
-                        e -> e.getUserId().getBytes(StandardCharsets.UTF_8), DeliveryGuarantee.AT_LEAST_ONCE,
-                        "kafka-access-it", Duration.ofMinutes(10), Duration.ofMillis(5)));
-        writer.execute("write through SCRAM");
-
-        StreamExecutionEnvironment reader = StreamExecutionEnvironment.getExecutionEnvironment();
-        List<String> read = new ArrayList<>();
-        try (CloseableIterator<ReceivedRecord> records = reader
-                .fromSource(KafkaIo.userEventSource(kafka, TOPIC, USER), WatermarkStrategy.noWatermarks(), "source")
-                .executeAndCollect("read through SCRAM")) {
-            while (read.size() < EVENTS && records.hasNext()) {
-                read.add(records.next().event.getEventId());
-            }
-        }
-
-        assertThat(read).containsExactlyInAnyOrderElementsOf(events.stream().map(UserEvent::getEventId).toList());
+        KafkaRoundTrip.assertEveryEventWrittenIsReadBack(kafka, TOPIC, USER, "kafka-access");
     }
 
     @Test
@@ -147,14 +117,6 @@ class KafkaAccessIT {
                 "--kafka.sasl.username", USER,
                 "--model.uri", "/models/next_event_mlp.pt"},
                 new Configuration(), Map.of(KafkaAccess.PASSWORD_ENV, password));
-    }
-
-    private static Properties clientOf(KafkaAccess kafka) {
-        Properties client = kafka.clientProperties();
-        client.put("bootstrap.servers", kafka.bootstrapServers());
-        client.put("request.timeout.ms", "10000");
-        client.put("default.api.timeout.ms", "20000");
-        return client;
     }
 
     private static Properties plainAdmin() {
@@ -181,14 +143,5 @@ class KafkaAccessIT {
                 Thread.sleep(200);
             }
         }
-    }
-
-    private static List<UserEvent> simulatedEvents() {
-        UserBehaviourSimulator simulator = new UserBehaviourSimulator(7, 50, 0.8, 0, 1);
-        List<UserEvent> events = new ArrayList<>();
-        for (int i = 0; i < EVENTS; i++) {
-            events.add(simulator.next("kafka-access-" + i, 1_700_000_000_000L + i));
-        }
-        return events;
     }
 }

@@ -14,6 +14,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,12 +27,20 @@ import java.util.concurrent.Future;
 import java.util.function.BiPredicate;
 import java.util.stream.Collectors;
 
-/** A real single-node KRaft Kafka broker in this JVM, with the few client operations the tests of every module need. */
-public final class KafkaTestBroker implements AutoCloseable {
+/**
+ * A real single-node KRaft Kafka broker in this JVM, with the few client operations the tests of every module need.
+ * A test class shares one broker by {@code @RegisterExtension static final KafkaTestBroker KAFKA = new KafkaTestBroker();}:
+ * JUnit starts it before the class's {@code @BeforeAll} methods and closes it after its {@code @AfterAll} methods.
+ * Constructing it starts nothing, so such a field costs nothing at class load; elsewhere {@link #start()} starts it.
+ */
+public final class KafkaTestBroker implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
 
-    private final KafkaClusterTestKit cluster;
+    private KafkaClusterTestKit cluster;
 
-    public KafkaTestBroker() throws Exception {
+    public KafkaTestBroker start() throws Exception {
+        if (cluster != null) {
+            throw new IllegalStateException("This Kafka test broker is already started");
+        }
         cluster = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
                 .setCombined(true)
                 .setNumBrokerNodes(1)
@@ -40,12 +51,28 @@ public final class KafkaTestBroker implements AutoCloseable {
                 .setConfigProp("transaction.state.log.min.isr", "1")
                 .setConfigProp("group.initial.rebalance.delay.ms", "0")
                 .build();
+        // Assigned before it runs: a start that fails half-way is still closed by close().
         cluster.format();
         cluster.startup();
         cluster.waitForReadyBrokers();
+        return this;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        start();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        close();
     }
 
     public String bootstrapServers() {
+        if (cluster == null) {
+            throw new IllegalStateException("The Kafka test broker is not started: register it as a static "
+                    + "@RegisterExtension field, or call start()");
+        }
         return cluster.bootstrapServers();
     }
 
@@ -127,6 +154,9 @@ public final class KafkaTestBroker implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        cluster.close();
+        if (cluster != null) {
+            cluster.close();
+            cluster = null;
+        }
     }
 }

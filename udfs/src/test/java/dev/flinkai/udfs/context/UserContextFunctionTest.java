@@ -16,9 +16,9 @@ import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.CloseableIterator;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -46,23 +46,18 @@ class UserContextFunctionTest {
         return tEnv;
     }
 
-    private static KafkaTestBroker kafka;
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = new KafkaTestBroker();
-        kafka.createTopics(2, "user-events");
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        kafka.close();
+    static void createTopics() throws Exception {
+        KAFKA.createTopics(2, "user-events");
     }
 
     /** The events topic in the flinkai-avro format, every column of a UserEvent. */
     private static String eventsTable(String topic, String bounded) {
         return "CREATE TABLE events (" + EVENT_COLUMNS + ") WITH ('connector' = 'kafka', 'topic' = '" + topic
-                + "', 'properties.bootstrap.servers' = '" + kafka.bootstrapServers() + "', "
+                + "', 'properties.bootstrap.servers' = '" + KAFKA.bootstrapServers() + "', "
                 + "'scan.startup.mode' = 'earliest-offset', " + bounded + "'format' = 'flinkai-avro', "
                 + "'flinkai-avro.record' = 'UserEvent')";
     }
@@ -93,7 +88,7 @@ class UserContextFunctionTest {
             records.add(new ProducerRecord<>("user-events", e.getUserId().getBytes(StandardCharsets.UTF_8),
                     codec.encode(e)));
         }
-        kafka.produce("user-events", records);
+        KAFKA.produce("user-events", records);
         TableEnvironment tEnv = tableEnv("7 d");
         tEnv.executeSql(eventsTable("user-events", "'scan.bounded.mode' = 'latest-offset', "));
         Map<String, float[]> fromSql = new HashMap<>();
@@ -129,7 +124,7 @@ class UserContextFunctionTest {
         String topic = "events-ttl-" + ttl.replace(' ', '-');
         UserBehaviourSimulator simulator = new UserBehaviourSimulator(5, 1, 0.8, 0, 1);
         AvroRecordCodec<UserEvent> codec = new AvroRecordCodec<>(UserEvent.class);
-        kafka.createTopics(1, topic);
+        KAFKA.createTopics(1, topic);
         TableEnvironment tEnv = tableEnv(ttl);
         tEnv.executeSql(eventsTable(topic, ""));
         try (CloseableIterator<Row> rows = tEnv.executeSql("SELECT eventId, features FROM USER_CONTEXT("
@@ -137,7 +132,7 @@ class UserContextFunctionTest {
             float eventsFeature = 0;
             for (int i = 0; i < 2; i++) {
                 UserEvent e = simulator.next("ev-" + i, 1_700_000_000_000L + i);
-                kafka.produce(topic, List.of(new ProducerRecord<>(topic,
+                KAFKA.produce(topic, List.of(new ProducerRecord<>(topic,
                         e.getUserId().getBytes(StandardCharsets.UTF_8), codec.encode(e))));
                 Row r = rows.next(); // the first event's features are out before the second is written
                 assertThat(r.<String>getFieldAs("eventId")).isEqualTo(e.getEventId());

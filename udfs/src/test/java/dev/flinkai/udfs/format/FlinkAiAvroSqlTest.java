@@ -12,9 +12,9 @@ import org.apache.flink.util.CloseableIterator;
 import org.apache.flink.util.ExceptionUtils;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -26,17 +26,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The format in a SQL query on a MiniCluster, over a real Kafka topic written and read by the project's codec. */
 class FlinkAiAvroSqlTest {
 
-    private static KafkaTestBroker kafka;
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     @BeforeAll
-    static void startKafka() throws Exception {
-        kafka = new KafkaTestBroker();
-        kafka.createTopics(2, "user-events", "kpis", "bad");
-    }
-
-    @AfterAll
-    static void stopKafka() throws Exception {
-        kafka.close();
+    static void createTopics() throws Exception {
+        KAFKA.createTopics(2, "user-events", "kpis", "bad");
     }
 
     private static TableEnvironment tableEnv() {
@@ -47,7 +42,7 @@ class FlinkAiAvroSqlTest {
 
     private static String kafkaTable(String name, String topic, String columns, String options) {
         return "CREATE TABLE " + name + " (" + columns + ") WITH ('connector' = 'kafka', 'topic' = '" + topic + "', "
-                + "'properties.bootstrap.servers' = '" + kafka.bootstrapServers() + "', "
+                + "'properties.bootstrap.servers' = '" + KAFKA.bootstrapServers() + "', "
                 + "'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', "
                 + "'format' = 'flinkai-avro'" + options + ")";
     }
@@ -63,7 +58,7 @@ class FlinkAiAvroSqlTest {
                     codec.encode(e)));
         }
         records.add(new ProducerRecord<>("user-events", null, new byte[] {2, 'x'}));
-        kafka.produce("user-events", records);
+        KAFKA.produce("user-events", records);
 
         TableEnvironment tEnv = tableEnv();
         tEnv.executeSql(kafkaTable("events", "user-events", "eventId STRING, userId STRING, eventType STRING, "
@@ -90,7 +85,7 @@ class FlinkAiAvroSqlTest {
                 ", 'flinkai-avro.record' = 'Kpi'"));
         tEnv.executeSql("INSERT INTO kpis VALUES (TIMESTAMP '2026-12-02 10:00:00', 1796205600000 + 3600000, 'chat', "
                 + "12, 3, 10, 4, 0.4, 2, 1, 0, CAST(NULL AS DOUBLE))").await();
-        List<ConsumerRecord<byte[], byte[]>> written = kafka.readAllCommitted("kpis");
+        List<ConsumerRecord<byte[], byte[]>> written = KAFKA.readAllCommitted("kpis");
         assertThat(written).hasSize(1);
         Kpi kpi = new AvroRecordCodec<>(Kpi.class).decode(written.get(0).value());
         assertThat(kpi.getWindowStartMillis()).isEqualTo(1796205600000L); // 2026-12-02T10:00Z
