@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TaskManagers of the local cluster (each has TM_SLOTS slots, default 2).
+# TaskManagers of the local cluster (each has TM_SLOTS slots, default 5).
 #   deploy/local/tm.sh list            TaskManagers known to this stack and to the JobManager
 #   deploy/local/tm.sh start [n]       start TaskManager n (default 1) unless it runs; waits until it registered
 #   deploy/local/tm.sh stop [n]        stop TaskManager n gracefully (SIGTERM)
