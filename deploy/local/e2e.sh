@@ -351,9 +351,9 @@ fi
 if [[ "$DELIVERY" == exactly-once ]]; then
   log "chaos.sh --rounds 1 (log $LOGS/e2e-chaos.log)"
   if "$LOCAL_DIR/chaos.sh" --rounds 1 >"$LOGS/e2e-chaos.log" 2>&1; then
-    pass "chaos: $(tail -n 1 "$LOGS/e2e-chaos.log"); $(grep -m 1 '^slowest recovery' "$LOGS/e2e-chaos.log"); audit: $(grep -m 1 '^  audit ' "$LOGS/e2e-chaos.log" | sed 's/^ *//')"
+    pass "$(tail -n 1 "$LOGS/e2e-chaos.log"); $(grep -m 1 '^slowest recovery' "$LOGS/e2e-chaos.log"); audit: $(grep -m 1 '^  audit ' "$LOGS/e2e-chaos.log" | sed 's/^ *//')"
   else
-    failc "chaos: $(tail -n 1 "$LOGS/e2e-chaos.log"): $(grep -E '^ *[0-9]+ .* FAIL ' "$LOGS/e2e-chaos.log" | tr -s ' ' | paste -sd';' -) $(grep -m 1 '^  audit ' "$LOGS/e2e-chaos.log") (log $LOGS/e2e-chaos.log)"
+    failc "$(tail -n 1 "$LOGS/e2e-chaos.log"): $(grep -E '^ *[0-9]+ .* FAIL ' "$LOGS/e2e-chaos.log" | tr -s ' ' | paste -sd';' -) $(grep -m 1 '^  audit ' "$LOGS/e2e-chaos.log") (log $LOGS/e2e-chaos.log)"
   fi
 fi
 
