@@ -94,36 +94,24 @@ others_running() { # the other jobs RUNNING, each task RUNNING or done (the gene
 # --- the faults: each injects and heals, and sets HEAL_MS ------------------------------------------------------------
 HEAL_MS=0
 start_tm() { start_taskmanager 1 >>"$CHAOS_LOG" 2>&1; }
-kill_tm() {
-  local pid
-  pid="$(pid_of taskmanager-1)" || { log "taskmanager-1 is not running"; return 1; }
-  kill -9 "$pid"; rm -f "$PIDS/taskmanager-1.pid"
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-}
-tm_registered() { rest_get /taskmanagers | jq -e --arg id "$(cat "$PIDS/taskmanager-1.rid")" '.taskmanagers[] | select(.id == $id)' >/dev/null 2>&1; }
+# a crash: SIGKILL, and the part's PID file dropped (stop_part waits until the process is gone)
+crash() { pid_of "$1" >/dev/null || { log "$1 is not running"; return 1; }; stop_part "$1" KILL >>"$CHAOS_LOG" 2>&1; }
 
 fault_bad-input() { audit_tool bad-input 100 >>"$CHAOS_LOG" 2>&1 || return 1; HEAL_MS=$(now_ms); }
-fault_tm-kill() { kill_tm || return 1; start_tm || return 1; HEAL_MS=$(now_ms); }
+fault_tm-kill() { crash taskmanager-1 || return 1; start_tm || return 1; HEAL_MS=$(now_ms); }
 fault_tm-kill-twice() {
-  kill_tm || return 1; start_tm || return 1
+  crash taskmanager-1 || return 1; start_tm || return 1
   local deadline=$((SECONDS + 60))
-  until tm_registered; do ((SECONDS < deadline)) || return 1; sleep 0.5; done
+  until tm_registered 1; do ((SECONDS < deadline)) || return 1; sleep 0.5; done
   # the jobs are being deployed and restored onto the replacement: kill it in the middle of that
   deadline=$((SECONDS + 30))
   until [[ "$(main_state)" =~ ^(RUNNING|INITIALIZING|CREATED|RESTARTING)$ ]] && \
       curl -sS --max-time 5 "$FLINK_URL/jobs/$JID" | jq -e '[.vertices[].status] | any(. == "DEPLOYING" or . == "INITIALIZING")' >/dev/null 2>&1; do
     ((SECONDS < deadline)) || break; sleep 0.2
   done
-  kill_tm || return 1; start_tm || return 1; HEAL_MS=$(now_ms)
+  crash taskmanager-1 || return 1; start_tm || return 1; HEAL_MS=$(now_ms)
 }
-fault_jm-kill() {
-  local pid
-  pid="$(pid_of jobmanager)" || return 1
-  kill -9 "$pid"; rm -f "$PIDS/jobmanager.pid"
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  start_jobmanager >>"$CHAOS_LOG" 2>&1 || return 1
-  HEAL_MS=$(now_ms)
-}
+fault_jm-kill() { crash jobmanager || return 1; start_jobmanager >>"$CHAOS_LOG" 2>&1 || return 1; HEAL_MS=$(now_ms); }
 fault_broker-restart() {
   stop_part kafka >>"$CHAOS_LOG" 2>&1
   sleep 5

@@ -99,7 +99,7 @@ wait_until() {
 stop_part() {
   local name="$1" sig="${2:-TERM}" pid
   if pid="$(pid_of "$name")"; then
-    log "stopping $name (pid $pid)"
+    log "stopping $name (pid $pid, SIG$sig)"
     kill -s "$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then log "$name did not stop in 30 s: SIGKILL"; kill -9 "$pid" 2>/dev/null || true; sleep 0.5; fi

@@ -7,7 +7,6 @@
 set -euo pipefail
 UP_FUNCTIONS_ONLY=1 source "$(dirname "$0")/up.sh"
 cmd="${1:-list}"; n="${2:-1}"; name="taskmanager-$n"
-registered() { rest_get /taskmanagers | jq -e --arg id "$(cat "$PIDS/taskmanager-$1.rid")" '.taskmanagers[] | select(.id == $id)' >/dev/null; }
 case "$cmd" in
   list)
     for f in "$PIDS"/taskmanager-*.pid; do
@@ -18,13 +17,10 @@ case "$cmd" in
   start)
     pid_of jobmanager >/dev/null || die "the JobManager is not running: deploy/local/up.sh first"
     start_taskmanager "$n"
-    PART=$name wait_until "$name" "$LOGS/$name.log" 90 registered "$n"
+    PART=$name wait_until "$name" "$LOGS/$name.log" 90 tm_registered "$n"
     PART=$name log "registered with the JobManager as $(cat "$PIDS/$name.rid")"
     if pid_of prometheus >/dev/null; then "$REPO_DIR/deploy/prometheus/run-local.sh" targets; fi ;;
   stop) PART=$name stop_part "$name"; if pid_of prometheus >/dev/null; then "$REPO_DIR/deploy/prometheus/run-local.sh" targets; fi ;;
-  kill)
-    pid="$(pid_of "$name")" || die "$name is not running"
-    PART=$name log "kill -9 $pid"
-    kill -9 "$pid"; rm -f "$PIDS/$name.pid" ;;
+  kill) pid_of "$name" >/dev/null || die "$name is not running"; PART=$name stop_part "$name" KILL ;;
   *) die "usage: tm.sh list|start [n]|stop [n]|kill [n]" ;;
 esac

@@ -272,6 +272,9 @@ jobmanager_ready() { rest_get /overview | jq -e '.taskmanagers != null' >/dev/nu
 
 tm_running_count() { rest_get /taskmanagers | jq '.taskmanagers | length'; }
 
+# tm_registered <n>: TaskManager n is registered with the JobManager under the resource id of its latest start.
+tm_registered() { rest_get /taskmanagers | jq -e --arg id "$(cat "$PIDS/taskmanager-$1.rid")" '.taskmanagers[] | select(.id == $id)' >/dev/null 2>&1; }
+
 # start_taskmanager [n]: TaskManager number n (default 1); tm.sh uses it to add, restart or replace TaskManagers.
 start_taskmanager() {
   local n="${1:-1}" name="taskmanager-${1:-1}"
