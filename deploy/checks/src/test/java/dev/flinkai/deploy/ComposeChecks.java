@@ -18,8 +18,9 @@ import java.util.regex.Pattern;
  * deploy/docker-compose.yml without a Docker engine: its images are this build's and Kubernetes' (pinned, never
  * latest), its Flink configuration passes the same option checks as the FlinkDeployments', its job arguments pass
  * the jobs' own settings checks and equal the local stack's defaults (deploy/local/stack.env), as do its topics and
- * buckets, its only credentials are the local stack's documented dev defaults behind overridable variables, and the
- * files it mounts exist. Each problem names the service and the field.
+ * buckets, its JobManager is highly available through a ZooKeeper it runs, as the local stack's, its only
+ * credentials are the local stack's documented dev defaults behind overridable variables, and the files it mounts
+ * exist. Each problem names the service and the field.
  */
 final class ComposeChecks {
 
@@ -62,7 +63,7 @@ final class ComposeChecks {
             });
             String properties = Yaml.text(spec, "environment.FLINK_PROPERTIES");
             if (properties != null) {
-                checkFlinkConfiguration(name, properties, problems);
+                checkFlinkConfiguration(name, properties, compose.path("services"), problems);
             }
             if (name.startsWith("submit-")) {
                 checkSubmission(name, spec, problems);
@@ -111,7 +112,7 @@ final class ComposeChecks {
         });
     }
 
-    private void checkFlinkConfiguration(String service, String properties, List<String> problems) {
+    private void checkFlinkConfiguration(String service, String properties, JsonNode services, List<String> problems) {
         Map<String, String> conf = new LinkedHashMap<>();
         Yaml.documents(properties).get(0).properties().forEach(e -> conf.put(e.getKey(), e.getValue().asText()));
         String where = service + " environment.FLINK_PROPERTIES";
@@ -127,6 +128,26 @@ final class ComposeChecks {
         expect(conf, "restart-strategy.failure-rate.delay", stack.get("RESTART_DELAY"), where, problems);
         expect(conf, "execution.checkpointing.timeout", stack.get("CHECKPOINT_TIMEOUT"), where, problems);
         expect(conf, "execution.checkpointing.tolerable-failed-checkpoints", stack.get("CHECKPOINT_TOLERABLE_FAILURES"), where, problems);
+        checkHighAvailability(conf, services, where, problems);
+    }
+
+    /** As the local stack: ZooKeeper HA, a session timeout of stack.env's, a quorum of services this file runs. */
+    private void checkHighAvailability(Map<String, String> conf, JsonNode services, String where, List<String> problems) {
+        expect(conf, "high-availability.type", "zookeeper", where, problems);
+        expect(conf, "high-availability.zookeeper.client.session-timeout", stack.get("ZK_SESSION_TIMEOUT_MS"), where,
+                problems);
+        for (String server : conf.getOrDefault("high-availability.zookeeper.quorum", "").split(",")) {
+            String host = server.strip().split(":")[0];
+            if (!services.has(host)) {
+                problems.add(where + ".high-availability.zookeeper.quorum: '" + server.strip()
+                        + "' is not a service of this file");
+            }
+        }
+        String storage = conf.getOrDefault("high-availability.storageDir", "");
+        if (!storage.startsWith("s3://")) {
+            problems.add(where + ".high-availability.storageDir: '" + storage + "'; the JobManager's container "
+                    + "disk goes with it, so the job graphs and checkpoint pointers must be in S3");
+        }
     }
 
     /** command: job name, entry class, job arguments (see x-submit in the compose file). */

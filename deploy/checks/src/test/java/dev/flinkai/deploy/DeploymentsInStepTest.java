@@ -192,6 +192,23 @@ class DeploymentsInStepTest {
     }
 
     @Test
+    void composeWithoutHighAvailabilityIsRefused() {
+        assertThat(check(c -> {
+            ObjectNode env = (ObjectNode) service(c, "jobmanager").get("environment");
+            env.put("FLINK_PROPERTIES", env.get("FLINK_PROPERTIES").asText()
+                    .replace("high-availability.type: zookeeper", "high-availability.type: none"));
+        })).anySatisfy(p -> assertThat(p).startsWith("jobmanager environment.FLINK_PROPERTIES")
+                .contains("high-availability.type"));
+        assertThat(check(c -> ((ObjectNode) c.get("services")).remove("zookeeper")))
+                .anySatisfy(p -> assertThat(p).contains("'zookeeper:2181' is not a service of this file"));
+        assertThat(check(c -> {
+            ObjectNode env = (ObjectNode) service(c, "taskmanager").get("environment");
+            env.put("FLINK_PROPERTIES", env.get("FLINK_PROPERTIES").asText()
+                    .replace("s3://flink/ha", "file:///tmp/ha"));
+        })).anySatisfy(p -> assertThat(p).startsWith("taskmanager environment.FLINK_PROPERTIES.high-availability.storageDir"));
+    }
+
+    @Test
     void composeMountingAFileThatIsNotThereIsRefused() {
         assertThat(check(c -> ((ArrayNode) service(c, "grafana").get("volumes"))
                 .set(1, TextNode.valueOf("./grafana/dashbords:/var/lib/grafana/dashboards:ro"))))
