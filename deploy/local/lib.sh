@@ -113,18 +113,23 @@ kafka_tool() { # kafka_tool <main class> <args...>
 }
 topics() { kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" "$@"; }
 
-# compile_tool <source> <out dir> <classpath>: javac once, again only when the source or the job jar changed
+# compile_tool <out dir> <classpath> <source...>: javac the sources together once, again only when one of them or the
+# job jar changed (the Kafka tools are their own source plus the shared tools/KafkaTools.java)
 compile_tool() {
-  local src="$1" out="$2" cp="$3"
-  if [[ ! -f "$out/.stamp" || "$src" -nt "$out/.stamp" || ( -f "$JOB_JAR" && "$JOB_JAR" -nt "$out/.stamp" ) ]]; then
+  local out="$1" cp="$2" src stale=""; shift 2
+  [[ -f "$out/.stamp" ]] || stale=1
+  for src in "$@" "$JOB_JAR"; do
+    [[ -f "$src" && "$src" -nt "$out/.stamp" ]] && stale=1
+  done
+  if [[ -n "$stale" ]]; then
     rm -rf "$out"; mkdir -p "$out"
-    javac -J-Xmx"$TOOL_HEAP" -nowarn -d "$out" -cp "$cp" "$src" >&2 || return 1
+    javac -J-Xmx"$TOOL_HEAP" -nowarn -d "$out" -cp "$cp" "$@" >&2 || return 1
     touch "$out/.stamp"
   fi
 }
 
 s3_tool() { # s3_tool <command> <args...>  (see tools/S3.java)
-  compile_tool "$TOOLS/S3.java" "$CACHE/tools/classes-s3" "$CACHE/tools/lib/*" || return 1
+  compile_tool "$CACHE/tools/classes-s3" "$CACHE/tools/lib/*" "$TOOLS/S3.java" || return 1
   S3_ENDPOINT="$S3_ENDPOINT" S3_ACCESS_KEY="$S3_ACCESS_KEY" S3_SECRET_KEY="$S3_SECRET_KEY" \
     "$JAVA" -Xmx"$TOOL_HEAP" -cp "$CACHE/tools/classes-s3:$CACHE/tools/lib/*" S3 "$@"
 }
@@ -132,27 +137,27 @@ s3_tool() { # s3_tool <command> <args...>  (see tools/S3.java)
 # predictions_tool <command> <args...>  (see tools/Predictions.java); the job jar holds Prediction, avro, kafka-clients
 PREDICTIONS_CP() { echo "$JOB_JAR:$CACHE/tools/lib/slf4j-api-1.7.36.jar:$CACHE/tools/lib/slf4j-nop-1.7.36.jar"; }
 predictions_tool() {
-  compile_tool "$TOOLS/Predictions.java" "$CACHE/tools/classes-predictions" "$(PREDICTIONS_CP)" || return 1
+  compile_tool "$CACHE/tools/classes-predictions" "$(PREDICTIONS_CP)" "$TOOLS/Predictions.java" "$TOOLS/KafkaTools.java" || return 1
   "$JAVA" -Xmx"$TOOL_HEAP" -cp "$CACHE/tools/classes-predictions:$(PREDICTIONS_CP)" Predictions \
     "$KAFKA_BOOTSTRAP" "$TOPIC_PREDICTIONS" "$@"
 }
 
 # alerts_tool <command> <args...>  (see tools/Alerts.java): the ops job's alerts
 alerts_tool() {
-  compile_tool "$TOOLS/Alerts.java" "$CACHE/tools/classes-alerts" "$(PREDICTIONS_CP)" || return 1
+  compile_tool "$CACHE/tools/classes-alerts" "$(PREDICTIONS_CP)" "$TOOLS/Alerts.java" "$TOOLS/KafkaTools.java" || return 1
   "$JAVA" -Xmx"$TOOL_HEAP" -cp "$CACHE/tools/classes-alerts:$(PREDICTIONS_CP)" Alerts "$KAFKA_BOOTSTRAP" "$TOPIC_ALERTS" "$@"
 }
 
 # audit_tool <command> <args...>  (see tools/Audit.java): chaos.sh's read_committed audit of events and their outcomes
 audit_tool() {
-  compile_tool "$TOOLS/Audit.java" "$CACHE/tools/classes-audit" "$(PREDICTIONS_CP)" || return 1
+  compile_tool "$CACHE/tools/classes-audit" "$(PREDICTIONS_CP)" "$TOOLS/Audit.java" "$TOOLS/KafkaTools.java" || return 1
   "$JAVA" -Xmx"${AUDIT_HEAP:-1g}" -cp "$CACHE/tools/classes-audit:$(PREDICTIONS_CP)" Audit "$KAFKA_BOOTSTRAP" \
     "$TOPIC_EVENTS" "$TOPIC_PREDICTIONS" "$TOPIC_DEAD_LETTERS" "$@"
 }
 
 # models_tool <command> <args...>  (see tools/Models.java): model updates and model events; the job jar holds the records
 models_tool() {
-  compile_tool "$TOOLS/Models.java" "$CACHE/tools/classes-models" "$(PREDICTIONS_CP)" || return 1
+  compile_tool "$CACHE/tools/classes-models" "$(PREDICTIONS_CP)" "$TOOLS/Models.java" "$TOOLS/KafkaTools.java" || return 1
   "$JAVA" -Xmx"$TOOL_HEAP" -cp "$CACHE/tools/classes-models:$(PREDICTIONS_CP)" Models "$KAFKA_BOOTSTRAP" "$@"
 }
 

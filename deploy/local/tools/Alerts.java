@@ -1,5 +1,6 @@
 // Reads the ops job's dev.flinkai.schemas.Alert records (Avro binary) from Kafka with isolation.level=read_committed.
-// Classpath: the shaded job jar (Alert class, avro, kafka-clients) + slf4j-api + slf4j-nop.
+// Classpath: the shaded job jar (Alert class, avro, kafka-clients) + slf4j-api + slf4j-nop; compiled with
+// KafkaTools.java.
 //   Alerts.java <bootstrap> <topic> episode <key regex> <since epoch ms> <timeout-s>
 //       waits until an alert whose key matches, seen from <since> on, went FIRING WARNING, FIRING CRITICAL and RESOLVED;
 //       prints when, and the other alerts seen from <since> by kind and key; exit 1 if it did not within the timeout
@@ -10,11 +11,9 @@ import dev.flinkai.schemas.AlertSeverity;
 import dev.flinkai.schemas.AlertState;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -24,18 +23,13 @@ public class Alerts {
 
     public static void main(String[] args) throws Exception {
         String bootstrap = args[0], topic = args[1], mode = args[2];
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         SpecificDatumReader<Alert> reader = new SpecificDatumReader<>(Alert.class);
         String key = mode.equals("episode") ? args[3] : null;
         long since = Long.parseLong(mode.equals("episode") ? args[4] : args[3]);
         long deadline = System.currentTimeMillis() + (mode.equals("episode") ? Long.parseLong(args[5]) * 1000 : 20_000);
         List<Alert> seen = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(20)).stream()
-                    .map(i -> new TopicPartition(topic, i.partition())).toList();
+        try (KafkaConsumer<byte[], byte[]> c = KafkaTools.committedReader(bootstrap)) {
+            List<TopicPartition> parts = KafkaTools.partitions(c, topic);
             c.assign(parts);
             c.seekToBeginning(parts);
             Map<TopicPartition, Long> end = c.endOffsets(parts);

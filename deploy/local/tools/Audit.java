@@ -1,5 +1,6 @@
 // The exactly-once audit of deploy/local/chaos.sh: an independent read_committed reader of the events, predictions and
-// dead-letter topics. Classpath: the shaded job jar (the Avro records, avro, kafka-clients) + slf4j-api + slf4j-nop.
+// dead-letter topics. Classpath: the shaded job jar (the Avro records, avro, kafka-clients) + slf4j-api + slf4j-nop;
+// compiled with KafkaTools.java.
 //   Audit.java <bootstrap> <events> <predictions> <dead-letters> mark <file>
 //       writes the three topics' committed end offsets to <file>: the audit covers what is written after them
 //   Audit.java <bootstrap> <events> <predictions> <dead-letters> bad-input <count>
@@ -19,15 +20,11 @@ import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -60,17 +57,11 @@ public class Audit {
         this.events = events;
         this.predictions = predictions;
         this.deadLetters = deadLetters;
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
-        consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        consumer = KafkaTools.committedReader(bootstrap);
     }
 
     List<TopicPartition> partitions(String topic) {
-        return consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                .map(i -> new TopicPartition(topic, i.partition())).toList();
+        return KafkaTools.partitions(consumer, topic, Duration.ofSeconds(30));
     }
 
     Map<TopicPartition, Long> ends() {
@@ -228,9 +219,6 @@ public class Audit {
 
     /** Records no reader can decode: random bytes, and real events cut off part-way. */
     static void badInput(String bootstrap, String topic, int count) throws Exception {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
         Random random = new Random();
         UserEvent template = UserEvent.newBuilder()
                 .setEventId("chaos-bad").setUserId("chaos-bad-user").setSessionId("chaos")
@@ -241,7 +229,7 @@ public class Audit {
         new SpecificDatumWriter<>(UserEvent.class).write(template, enc);
         enc.flush();
         byte[] whole = out.toByteArray();
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = KafkaTools.producer(bootstrap)) {
             for (int i = 0; i < count; i++) {
                 byte[] value = i % 2 == 0 ? new byte[1 + random.nextInt(64)] : Arrays.copyOf(whole, 1 + random.nextInt(whole.length - 1));
                 if (i % 2 == 0) {

@@ -6,15 +6,11 @@ import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +18,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.TreeMap;
 
 /**
@@ -32,6 +27,7 @@ import java.util.TreeMap;
  * Models BOOTSTRAP status TOPIC [SINCE_MS]                          the latest event of each subtask (since SINCE_MS)
  * Models BOOTSTRAP await TOPIC KIND VERSION SUBTASKS SINCE_MS TIMEOUT_S  until SUBTASKS subtasks report KIND VERSION
  * </pre>
+ * Compiled with KafkaTools.java.
  */
 public class Models {
 
@@ -59,10 +55,7 @@ public class Models {
         BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(bytes, null);
         new SpecificDatumWriter<>(ModelUpdate.class).write(update, encoder);
         encoder.flush();
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = KafkaTools.producer(bootstrap)) {
             producer.send(new ProducerRecord<>(topic, name.getBytes(StandardCharsets.UTF_8), bytes.toByteArray())).get();
         }
         System.out.println(now);
@@ -70,15 +63,10 @@ public class Models {
 
     /** Every committed model event since {@code since}, oldest first. */
     static List<ModelEvent> read(String bootstrap, String topic, long since) throws Exception {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         SpecificDatumReader<ModelEvent> reader = new SpecificDatumReader<>(ModelEvent.class);
         List<ModelEvent> events = new java.util.ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(20)).stream()
-                    .map(i -> new TopicPartition(topic, i.partition())).toList();
+        try (KafkaConsumer<byte[], byte[]> c = KafkaTools.committedReader(bootstrap)) {
+            List<TopicPartition> parts = KafkaTools.partitions(c, topic);
             c.assign(parts);
             c.seekToBeginning(parts);
             Map<TopicPartition, Long> end = c.endOffsets(parts);

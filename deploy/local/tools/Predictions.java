@@ -1,5 +1,6 @@
 // Reads dev.flinkai.schemas.Prediction records (Avro binary) from Kafka with isolation.level=read_committed.
-// Classpath: the shaded job jar (Prediction class, avro, kafka-clients) + slf4j-api + slf4j-nop.
+// Classpath: the shaded job jar (Prediction class, avro, kafka-clients) + slf4j-api + slf4j-nop; compiled with
+// KafkaTools.java.
 //   Predictions.java <bootstrap> <topic> tail <min-count> <timeout-s>
 //       waits for <min-count> new predictions (written after start); exit 1 if too few or one lacks a modelVersion
 //   Predictions.java <bootstrap> <topic> follow
@@ -17,11 +18,9 @@ import dev.flinkai.schemas.UserEvent;
 import org.apache.avro.Schema;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 import java.time.Duration;
 import java.util.*;
@@ -74,15 +73,9 @@ public class Predictions {
 
     public static void main(String[] args) throws Exception {
         String bootstrap = args[0], topic = args[1], mode = args[2];
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
         PredictionReader reader = new PredictionReader();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(20)).stream()
-                    .map(i -> new TopicPartition(topic, i.partition())).toList();
+        try (KafkaConsumer<byte[], byte[]> c = KafkaTools.committedReader(bootstrap)) {
+            List<TopicPartition> parts = KafkaTools.partitions(c, topic);
             c.assign(parts);
             if (mode.equals("follow")) {
                 c.seekToEnd(parts);
@@ -194,8 +187,7 @@ public class Predictions {
                 Map<String, Integer> events = new HashMap<>();
                 if (eventsTopic != null) {
                     SpecificDatumReader<UserEvent> eventReader = new SpecificDatumReader<>(UserEvent.class);
-                    List<TopicPartition> eventParts = c.partitionsFor(eventsTopic, Duration.ofSeconds(20)).stream()
-                            .map(i -> new TopicPartition(eventsTopic, i.partition())).toList();
+                    List<TopicPartition> eventParts = KafkaTools.partitions(c, eventsTopic);
                     c.assign(eventParts);
                     complete &= readAll(c, eventParts, deadline, r -> {
                         try {
