@@ -1,6 +1,5 @@
-// The Kafka set-up the command-line tools (Audit, Predictions, Alerts, Models) share: one read_committed reader, one
-// acks=all producer and one partition list, written once here instead of once per tool. lib.sh compiles it with each
-// of those tools (compile_tool <out dir> <classpath> <tool source> "$TOOLS/KafkaTools.java").
+// The Kafka set-up the command-line tools (Audit, Predictions, Alerts, Models) share: the read_committed reader, the
+// acks=all producer, a topic's partitions. lib.sh compiles it with each of those tools.
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
