@@ -13,9 +13,9 @@
 //       the predictions of the events listed in <file> (lines "eventId<TAB>userId", as written by another producer
 //       from <since> on): waits until each has one, then reads on to the topic's end; exit 1 unless every event has
 //       exactly one prediction, for its user, with a modelVersion
+import dev.flinkai.operators.codec.AvroRecordCodec;
 import dev.flinkai.schemas.Prediction;
 import dev.flinkai.schemas.UserEvent;
-import org.apache.avro.Schema;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -28,35 +28,6 @@ import java.util.stream.Collectors;
 
 public class Predictions {
 
-    /**
-     * Reads predictions of this version and of the versions before servedBy existed (11 fields): the topic may hold
-     * both after an upgrade, and a record carries no schema, so the shorter one is read with its own writer schema.
-     */
-    static final class PredictionReader {
-        private final SpecificDatumReader<Prediction> current = new SpecificDatumReader<>(Prediction.class);
-        private final SpecificDatumReader<Prediction> released;
-
-        PredictionReader() {
-            Schema now = Prediction.getClassSchema();
-            List<Schema.Field> fields = new ArrayList<>();
-            for (Schema.Field f : now.getFields()) {
-                if (!f.name().equals("servedBy")) fields.add(new Schema.Field(f, f.schema()));
-            }
-            released = new SpecificDatumReader<>(Schema.createRecord(now.getName(), now.getDoc(), now.getNamespace(), false,
-                    fields), now);
-        }
-
-        Prediction read(byte[] value) throws java.io.IOException {
-            try {
-                var decoder = DecoderFactory.get().binaryDecoder(value, null);
-                Prediction p = current.read(null, decoder);
-                if (decoder.isEnd()) return p;
-            } catch (java.io.IOException | RuntimeException olderLayout) {
-                // fall through
-            }
-            return released.read(null, DecoderFactory.get().binaryDecoder(value, null));
-        }
-    }
     interface RecordHandler { void handle(ConsumerRecord<byte[], byte[]> r) throws Exception; }
 
     /** Reads the assigned partitions from the beginning up to their end offsets at call time. */
@@ -73,7 +44,8 @@ public class Predictions {
 
     public static void main(String[] args) throws Exception {
         String bootstrap = args[0], topic = args[1], mode = args[2];
-        PredictionReader reader = new PredictionReader();
+        // predictions of every release: the topic holds earlier layouts after an upgrade that added a field
+        AvroRecordCodec<Prediction> reader = new AvroRecordCodec<>(Prediction.class);
         try (KafkaConsumer<byte[], byte[]> c = KafkaTools.committedReader(bootstrap)) {
             List<TopicPartition> parts = KafkaTools.partitions(c, topic);
             c.assign(parts);
@@ -81,7 +53,7 @@ public class Predictions {
                 c.seekToEnd(parts);
                 while (true) {
                     for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
-                        System.out.println(reader.read(r.value()));
+                        System.out.println(reader.decode(r.value()));
                     }
                 }
             } else if (mode.equals("tail")) {
@@ -95,7 +67,7 @@ public class Predictions {
                 Prediction last = null;
                 while (n < want && System.currentTimeMillis() < deadline) {
                     for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
-                        Prediction pr = reader.read(r.value());
+                        Prediction pr = reader.decode(r.value());
                         n++;
                         last = pr;
                         String v = pr.getModelVersion() == null ? "" : pr.getModelVersion().toString();
@@ -118,7 +90,7 @@ public class Predictions {
                 parts.forEach(c::position);
                 while (System.currentTimeMillis() < deadline) {
                     for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
-                        Prediction pr = reader.read(r.value());
+                        Prediction pr = reader.decode(r.value());
                         if (who.equals(String.valueOf(pr.getServedBy())) && pr.getPredictTimeMillis() >= since) {
                             System.out.println("first prediction served by " + who + " made "
                                     + (pr.getPredictTimeMillis() - since) + " ms after " + since);
@@ -145,7 +117,7 @@ public class Predictions {
                 Map<String, Integer> otherAfterWindow = new TreeMap<>();
                 while (System.currentTimeMillis() < deadline && afterWindow < 100) {
                     for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
-                        Prediction pr = reader.read(r.value());
+                        Prediction pr = reader.decode(r.value());
                         long made = pr.getPredictTimeMillis();
                         String v = String.valueOf(pr.getModelVersion());
                         if (made >= since && v.equals(version)) {
@@ -175,7 +147,7 @@ public class Predictions {
                 Map<String, Long> versions = new TreeMap<>();
                 Map<String, Long> servedBy = new TreeMap<>();
                 boolean complete = readAll(c, parts, deadline, r -> {
-                    Prediction pr = reader.read(r.value());
+                    Prediction pr = reader.decode(r.value());
                     n[0]++;
                     predicted.merge(pr.getEventId() + "|" + pr.getUserId() + "|" + pr.getEventTimeMillis(), 1, Integer::sum);
                     String v = pr.getModelVersion() == null ? "" : pr.getModelVersion().toString();
@@ -232,7 +204,7 @@ public class Predictions {
                 List<String> problems = new ArrayList<>();
                 Map<String, Integer> versions = new TreeMap<>();
                 RecordHandler h = r -> {
-                    Prediction pr = reader.read(r.value());
+                    Prediction pr = reader.decode(r.value());
                     String id = pr.getEventId().toString();
                     if (!userOf.containsKey(id)) return;
                     predicted.merge(id, 1, Integer::sum);
