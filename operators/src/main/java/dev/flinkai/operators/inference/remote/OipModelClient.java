@@ -8,6 +8,8 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.StreamWriteFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import okhttp3.Call;
@@ -60,7 +62,11 @@ import java.util.zip.GZIPOutputStream;
 public final class OipModelClient implements ModelClient {
 
     private static final MediaType JSON = MediaType.get("application/json");
-    private static final JsonFactory JSON_FACTORY = new JsonFactory();
+    /** A batch is thousands of floats as text: the JDK's conversion of them took a tenth of the TaskManager's CPU. */
+    private static final JsonFactory JSON_FACTORY = JsonFactory.builder()
+            .enable(StreamWriteFeature.USE_FAST_DOUBLE_WRITER)
+            .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
+            .build();
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final int MAX_ERROR_BODY = 300;
 
